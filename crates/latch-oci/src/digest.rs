@@ -269,7 +269,8 @@ mod tests {
 
     #[test]
     fn refuses_bad_digests() {
-        let cases: &[(&str, fn(&DigestError) -> bool)] = &[
+        type Check = fn(&DigestError) -> bool;
+        let cases: &[(&str, Check)] = &[
             ("", |e| matches!(e, DigestError::MissingAlgorithm(_))),
             ("e3b0c442", |e| {
                 matches!(e, DigestError::MissingAlgorithm(_))

@@ -159,7 +159,7 @@ impl ImageIndex {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Manifest {
     /// One image.
-    Image(ImageManifest),
+    Image(Box<ImageManifest>),
     /// An index of manifests.
     Index(ImageIndex),
 }
@@ -310,7 +310,7 @@ impl ManifestBytes {
             }
             let image: ImageManifest = serde_json::from_slice(&bytes)?;
             check_count(image.layers.len())?;
-            Manifest::Image(image)
+            Manifest::Image(Box::new(image))
         } else {
             return Err(ManifestError::UnknownMediaType(declared));
         };
@@ -353,7 +353,7 @@ impl ManifestBytes {
             digest: Digest::sha256_of(&bytes),
             bytes,
             media_type,
-            manifest: Manifest::Image(image.clone()),
+            manifest: Manifest::Image(Box::new(image.clone())),
         }
     }
 
