@@ -161,7 +161,7 @@ pub enum Manifest {
     /// One image.
     Image(Box<ImageManifest>),
     /// An index of manifests.
-    Index(ImageIndex),
+    Index(Box<ImageIndex>),
 }
 
 /// Why bytes are not a manifest Latch accepts.
@@ -300,7 +300,7 @@ impl ManifestBytes {
             }
             let index: ImageIndex = serde_json::from_slice(&bytes)?;
             check_count(index.manifests.len())?;
-            Manifest::Index(index)
+            Manifest::Index(Box::new(index))
         } else if mt::is_image_manifest(&declared) {
             if content_kind != "an image manifest" {
                 return Err(ManifestError::Ambiguous {
@@ -368,7 +368,7 @@ impl ManifestBytes {
             digest: Digest::sha256_of(&bytes),
             bytes,
             media_type,
-            manifest: Manifest::Index(index.clone()),
+            manifest: Manifest::Index(Box::new(index.clone())),
         }
     }
 
