@@ -1,1 +1,68 @@
-fn main() {}
+//! `latch`: the command-line client of the `latch` library. It parses, calls a flow and
+//! renders the result (human text with progress bars, or `--json`); nothing more.
+#![forbid(unsafe_code)]
+
+mod commands;
+mod output;
+mod progress;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Keep a sandbox container image current from a registry you do not trust.
+///
+/// Latch finds the newest image, proves it was signed by the right key, refuses anything
+/// older than what it has, installs it, and re-checks it before every use.
+#[derive(Parser)]
+#[command(name = "latch", version, about, long_about, propagate_version = true)]
+struct Cli {
+    #[command(flatten)]
+    global: GlobalArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Options every command understands.
+#[derive(clap::Args, Clone, Debug)]
+pub struct GlobalArgs {
+    /// Reach this registry host (host[:port]) over plain HTTP. Loopback hosts
+    /// (localhost, 127.0.0.0/8, ::1) always may. Repeatable.
+    #[arg(long = "insecure-registry", value_name = "HOST", global = true)]
+    pub insecure_registries: Vec<String>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    Inspect(commands::inspect::Args),
+    Tags(commands::tags::Args),
+    Pull(commands::pull::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("latch: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Inspect(a) => commands::inspect::run(&cli.global, a).await,
+            Command::Tags(a) => commands::tags::run(&cli.global, a).await,
+            Command::Pull(a) => commands::pull::run(&cli.global, a).await,
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            output::print_error(&e);
+            ExitCode::FAILURE
+        }
+    }
+}

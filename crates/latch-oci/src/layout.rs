@@ -290,6 +290,44 @@ impl OciLayout {
     }
 }
 
+/// A layout reference written `oci:DIR[:NAME]`, as skopeo writes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LayoutRef {
+    /// The layout directory.
+    pub dir: PathBuf,
+    /// The manifest's `org.opencontainers.image.ref.name`, if given.
+    pub name: Option<String>,
+}
+
+impl LayoutRef {
+    /// Parses `oci:DIR[:NAME]`. The name is what follows the last `:` when that is a valid
+    /// tag and the part before it is not empty; so `oci:/tmp/x` has no name and
+    /// `oci:/tmp/x:latest` is named `latest`.
+    pub fn parse(s: &str) -> Option<LayoutRef> {
+        let rest = s.strip_prefix("oci:")?;
+        if rest.is_empty() {
+            return None;
+        }
+        if let Some((dir, name)) = rest.rsplit_once(':')
+            && !dir.is_empty()
+            && !name.is_empty()
+            && !name.contains('/')
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+        {
+            return Some(LayoutRef {
+                dir: PathBuf::from(dir),
+                name: Some(name.to_owned()),
+            });
+        }
+        Some(LayoutRef {
+            dir: PathBuf::from(rest),
+            name: None,
+        })
+    }
+}
+
 /// Reads a whole file, refusing more than `max` bytes (checked while reading, so a file
 /// that grows meanwhile is still bounded).
 pub fn read_bounded(path: &Path, max: u64) -> io::Result<Vec<u8>> {
@@ -379,6 +417,21 @@ mod tests {
             l.verify_blob(&absent),
             Err(LayoutError::MissingBlob(_))
         ));
+    }
+
+    #[test]
+    fn layout_refs() {
+        let r = LayoutRef::parse("oci:/tmp/x:latest").unwrap();
+        assert_eq!(
+            (r.dir.to_str().unwrap(), r.name.as_deref()),
+            ("/tmp/x", Some("latest"))
+        );
+        let r = LayoutRef::parse("oci:rel/dir").unwrap();
+        assert_eq!((r.dir.to_str().unwrap(), r.name), ("rel/dir", None));
+        let r = LayoutRef::parse("oci:/a:b/c").unwrap();
+        assert_eq!((r.dir.to_str().unwrap(), r.name), ("/a:b/c", None));
+        assert!(LayoutRef::parse("oci:").is_none());
+        assert!(LayoutRef::parse("docker://x").is_none());
     }
 
     #[test]

@@ -16,7 +16,7 @@ pub mod platform;
 pub mod reference;
 
 pub use digest::{Algorithm, Digest, DigestError, Hasher};
-pub use layout::{LayoutError, OciLayout};
+pub use layout::{LayoutError, LayoutRef, OciLayout};
 pub use manifest::{
     Descriptor, ImageConfig, ImageIndex, ImageManifest, Manifest, ManifestBytes, ManifestError,
 };

@@ -1,0 +1,24 @@
+//! One module per command.
+
+pub mod inspect;
+pub mod pull;
+pub mod tags;
+
+use latch::oci::Reference;
+use latch::registry::{Client, ClientOptions};
+
+use crate::GlobalArgs;
+use crate::output::AnyError;
+
+/// A registry client configured from the environment and the global flags.
+pub fn client(global: &GlobalArgs) -> Result<Client, AnyError> {
+    let mut opts = ClientOptions::from_env();
+    opts.insecure_registries
+        .extend(global.insecure_registries.iter().cloned());
+    Ok(Client::new(opts)?)
+}
+
+/// Parses an image reference argument.
+pub fn reference(s: &str) -> Result<Reference, AnyError> {
+    Ok(Reference::parse(s)?)
+}

@@ -1,0 +1,13 @@
+//! Latch keeps an application's sandbox container image current from a registry it does
+//! not trust: it finds the newest image, proves a trusted key signed it, refuses anything
+//! older than what it has, installs it, and re-checks it before every use.
+//!
+//! This crate holds the flows (each a function over the adapters) and is what an
+//! application embeds; the `latch` command-line tool is a thin client of it.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod inspect;
+
+pub use latch_oci as oci;
+pub use latch_registry as registry;
