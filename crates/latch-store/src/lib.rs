@@ -1,0 +1,399 @@
+//! Latch's state on disk.
+//!
+//! The layout is Dangerzone's, so that its users' state carries over both ways:
+//!
+//! ```text
+//! <data>/signatures/<sha256 of the key file>/<image digest hex>.json   verified signatures
+//! <data>/signatures/last_log_index                                    the rollback floor
+//! <data>/latch/state.json                                             Latch's own state
+//! <data>/latch/lock                                                   one writer at a time
+//! ```
+//!
+//! Every write is atomic (temporary file, fsync, rename, directory fsync). A file that
+//! cannot be read as what it should be is reported as corrupt, never trusted, never
+//! deleted. This crate stores bytes; parsing and verifying signatures is `latch-trust`'s
+//! job.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+use std::collections::BTreeMap;
+use std::fs::{self, File, OpenOptions};
+use std::io;
+use std::path::{Path, PathBuf};
+
+use latch_oci::Digest;
+use latch_oci::fsutil::atomic_write;
+use latch_oci::layout::read_bounded;
+use serde::{Deserialize, Serialize};
+
+/// Bound on one signatures file.
+pub const MAX_SIGNATURES_FILE: u64 = 16 * 1024 * 1024;
+/// Bound on the state file and `last_log_index`.
+const MAX_SMALL_FILE: u64 = 1024 * 1024;
+
+/// Why the store could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// File system error.
+    #[error("{path}: {source}")]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// The error.
+        #[source]
+        source: io::Error,
+    },
+    /// A file that is not what it should be. It is left in place for inspection.
+    #[error("{path} is corrupt: {detail} (left in place; remove or repair it to continue)")]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        detail: String,
+    },
+    /// Another process holds the lock.
+    #[error("another Latch process is updating {0}; try again when it has finished")]
+    Locked(PathBuf),
+    /// A key id that is not 64 hex characters (it names a directory).
+    #[error("invalid key id {0:?} (expected the sha256 hex of a key file)")]
+    BadKeyId(String),
+}
+
+fn io_err(path: &Path) -> impl FnOnce(io::Error) -> StoreError + '_ {
+    move |source| StoreError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// Latch's own state, beside Dangerzone's files.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct State {
+    /// Format version of this file.
+    #[serde(default = "one")]
+    pub version: u32,
+    /// Highest accepted log index per transparency log (hex log id → index): the ratchet
+    /// that survives log sharding and Rekor v2, where indexes restart per log.
+    #[serde(default)]
+    pub log_indexes: BTreeMap<String, u64>,
+    /// Highest accepted signed version (from the payload's `optional` section), when the
+    /// profile ratchets on one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signed_version: Option<String>,
+    /// Whether the user turned update checks on (`None`: never asked).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updates_enabled: Option<bool>,
+    /// Unix time of the last update check.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_check: Option<u64>,
+    /// Unix time before which no automatic check runs (cooldown plus jitter).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_check: Option<u64>,
+    /// What is installed, as Latch installed it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub installed: Option<Installed>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// The installed image, with both digests: the one signed (often an index) and the
+/// platform manifest's (what a runtime may report instead; Dangerzone's bug #1516).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Installed {
+    /// Repository (`ghcr.io/org/image`).
+    pub repository: String,
+    /// The digest the signatures name.
+    pub signed_digest: Digest,
+    /// The platform manifest digest, when the signed digest is an index.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform_digest: Option<Digest>,
+    /// Highest log index among its accepted signatures.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_index: Option<u64>,
+    /// Unix time of the installation.
+    pub installed_at: u64,
+}
+
+/// The store rooted at a data directory.
+#[derive(Debug, Clone)]
+pub struct Store {
+    root: PathBuf,
+}
+
+/// Held while a process updates the store; released on drop.
+#[derive(Debug)]
+pub struct StoreLock {
+    _file: File,
+}
+
+impl Store {
+    /// The store at `data_dir` (nothing is created until something is written).
+    pub fn new(data_dir: impl Into<PathBuf>) -> Store {
+        Store {
+            root: data_dir.into(),
+        }
+    }
+
+    /// The data directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn latch_dir(&self) -> PathBuf {
+        self.root.join("latch")
+    }
+
+    /// Takes the lock. With `wait`, blocks until the holder releases it; without, fails
+    /// at once with [`StoreError::Locked`].
+    pub fn lock(&self, wait: bool) -> Result<StoreLock, StoreError> {
+        let dir = self.latch_dir();
+        fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+        let path = dir.join("lock");
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(io_err(&path))?;
+        if wait {
+            file.lock().map_err(io_err(&path))?;
+        } else {
+            match file.try_lock() {
+                Ok(()) => {}
+                Err(fs::TryLockError::WouldBlock) => return Err(StoreError::Locked(self.root.clone())),
+                Err(fs::TryLockError::Error(e)) => return Err(io_err(&path)(e)),
+            }
+        }
+        Ok(StoreLock { _file: file })
+    }
+
+    /// Directory of one key's signatures.
+    pub fn key_dir(&self, key_id: &str) -> Result<PathBuf, StoreError> {
+        if key_id.len() != 64 || !key_id.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(StoreError::BadKeyId(key_id.to_owned()));
+        }
+        Ok(self.root.join("signatures").join(key_id))
+    }
+
+    /// Path of the signatures file for `digest` under `key_id`.
+    pub fn signatures_path(&self, key_id: &str, digest: &Digest) -> Result<PathBuf, StoreError> {
+        Ok(self.key_dir(key_id)?.join(format!("{}.json", digest.hex())))
+    }
+
+    /// The stored signatures file's bytes, or `None` if there is none.
+    pub fn read_signatures(&self, key_id: &str, digest: &Digest) -> Result<Option<Vec<u8>>, StoreError> {
+        let path = self.signatures_path(key_id, digest)?;
+        match read_bounded(&path, MAX_SIGNATURES_FILE) {
+            Ok(b) => Ok(Some(b)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) if e.kind() == io::ErrorKind::InvalidData => Err(StoreError::Corrupt {
+                path,
+                detail: e.to_string(),
+            }),
+            Err(e) => Err(io_err(&path)(e)),
+        }
+    }
+
+    /// Writes a signatures file atomically.
+    pub fn write_signatures(&self, key_id: &str, digest: &Digest, bytes: &[u8]) -> Result<PathBuf, StoreError> {
+        let dir = self.key_dir(key_id)?;
+        fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+        let path = self.signatures_path(key_id, digest)?;
+        atomic_write(&path, bytes).map_err(io_err(&path))?;
+        Ok(path)
+    }
+
+    /// Digests with a signatures file under `key_id`.
+    pub fn signed_digests(&self, key_id: &str) -> Result<Vec<Digest>, StoreError> {
+        let dir = self.key_dir(key_id)?;
+        let entries = match fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(io_err(&dir)(e)),
+        };
+        let mut out = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(io_err(&dir))?;
+            let name = entry.file_name();
+            let Some(stem) = name.to_str().and_then(|n| n.strip_suffix(".json")) else {
+                continue;
+            };
+            if let Ok(d) = Digest::from_sha256_hex(stem) {
+                out.push(d);
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    fn last_log_index_path(&self) -> PathBuf {
+        self.root.join("signatures").join("last_log_index")
+    }
+
+    /// Dangerzone's rollback floor: `signatures/last_log_index`, a bare decimal (a final
+    /// newline tolerated). `None` when absent.
+    pub fn last_log_index(&self) -> Result<Option<u64>, StoreError> {
+        let path = self.last_log_index_path();
+        let bytes = match read_bounded(&path, 64) {
+            Ok(b) => b,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) if e.kind() == io::ErrorKind::InvalidData => {
+                return Err(StoreError::Corrupt {
+                    path,
+                    detail: "larger than a log index can be".into(),
+                });
+            }
+            Err(e) => return Err(io_err(&path)(e)),
+        };
+        let text = std::str::from_utf8(&bytes).unwrap_or("");
+        let trimmed = text.strip_suffix('\n').unwrap_or(text);
+        if trimmed.is_empty() || !trimmed.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(StoreError::Corrupt {
+                path,
+                detail: format!("expected a decimal log index, found {:?}", String::from_utf8_lossy(&bytes)),
+            });
+        }
+        trimmed.parse().map(Some).map_err(|_| StoreError::Corrupt {
+            path,
+            detail: "log index does not fit in 64 bits".into(),
+        })
+    }
+
+    /// Writes `last_log_index` as Dangerzone does (no newline), atomically.
+    pub fn set_last_log_index(&self, index: u64) -> Result<(), StoreError> {
+        let path = self.last_log_index_path();
+        let dir = self.root.join("signatures");
+        fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+        atomic_write(&path, index.to_string().as_bytes()).map_err(io_err(&path))
+    }
+
+    fn state_path(&self) -> PathBuf {
+        self.latch_dir().join("state.json")
+    }
+
+    /// Latch's state (default when absent).
+    pub fn state(&self) -> Result<State, StoreError> {
+        let path = self.state_path();
+        let bytes = match read_bounded(&path, MAX_SMALL_FILE) {
+            Ok(b) => b,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(State { version: 1, ..State::default() }),
+            Err(e) if e.kind() == io::ErrorKind::InvalidData => {
+                return Err(StoreError::Corrupt {
+                    path,
+                    detail: e.to_string(),
+                });
+            }
+            Err(e) => return Err(io_err(&path)(e)),
+        };
+        serde_json::from_slice(&bytes).map_err(|e| StoreError::Corrupt {
+            path,
+            detail: e.to_string(),
+        })
+    }
+
+    /// Replaces the state atomically.
+    pub fn save_state(&self, state: &State) -> Result<(), StoreError> {
+        let dir = self.latch_dir();
+        fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+        let path = self.state_path();
+        let bytes = serde_json::to_vec_pretty(state).map_err(|e| StoreError::Corrupt {
+            path: path.clone(),
+            detail: e.to_string(),
+        })?;
+        atomic_write(&path, &bytes).map_err(io_err(&path))
+    }
+}
+
+/// The default data directory: `$LATCH_DATA_DIR`, else the platform's data directory
+/// (`$XDG_DATA_HOME` or `~/.local/share` on Linux, `~/Library/Application Support` on
+/// macOS, `%APPDATA%` on Windows) joined with `app`.
+pub fn default_data_dir(app: &str) -> Option<PathBuf> {
+    if let Some(d) = std::env::var_os("LATCH_DATA_DIR").filter(|v| !v.is_empty()) {
+        return Some(PathBuf::from(d));
+    }
+    let env = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
+    let base = if cfg!(target_os = "windows") {
+        env("APPDATA")
+    } else if cfg!(target_os = "macos") {
+        env("HOME").map(|h| h.join("Library/Application Support"))
+    } else {
+        env("XDG_DATA_HOME").or_else(|| env("HOME").map(|h| h.join(".local/share")))
+    };
+    base.map(|b| b.join(app))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY: &str = "95b432860b272938246b10e1cfc89a24e1db352b3aebaa799c4284c42c46bd95";
+
+    fn store() -> (tempfile::TempDir, Store) {
+        let d = tempfile::tempdir().unwrap();
+        let s = Store::new(d.path().join("data"));
+        (d, s)
+    }
+
+    #[test]
+    fn signatures_round_trip_in_dangerzone_layout() {
+        let (_d, s) = store();
+        let digest = Digest::sha256_of(b"image");
+        assert!(s.read_signatures(KEY, &digest).unwrap().is_none());
+        let p = s.write_signatures(KEY, &digest, b"[]").unwrap();
+        assert_eq!(
+            p,
+            s.root().join("signatures").join(KEY).join(format!("{}.json", digest.hex()))
+        );
+        assert_eq!(s.read_signatures(KEY, &digest).unwrap().unwrap(), b"[]");
+        assert_eq!(s.signed_digests(KEY).unwrap(), vec![digest]);
+        assert!(matches!(s.write_signatures("../x", &Digest::sha256_of(b""), b""), Err(StoreError::BadKeyId(_))));
+    }
+
+    #[test]
+    fn last_log_index_format() {
+        let (_d, s) = store();
+        assert_eq!(s.last_log_index().unwrap(), None);
+        s.set_last_log_index(168898587).unwrap();
+        assert_eq!(fs::read(s.root().join("signatures/last_log_index")).unwrap(), b"168898587");
+        assert_eq!(s.last_log_index().unwrap(), Some(168898587));
+        let p = s.root().join("signatures/last_log_index");
+        fs::write(&p, "5000000000\n").unwrap();
+        assert_eq!(s.last_log_index().unwrap(), Some(5_000_000_000));
+        for bad in ["", "-1", "12a", " 12", "99999999999999999999999"] {
+            fs::write(&p, bad).unwrap();
+            assert!(matches!(s.last_log_index(), Err(StoreError::Corrupt { .. })), "{bad:?}");
+            // Reported, not deleted.
+            assert!(p.exists());
+        }
+    }
+
+    #[test]
+    fn state_round_trip_and_corruption() {
+        let (_d, s) = store();
+        let mut st = s.state().unwrap();
+        assert_eq!(st.version, 1);
+        st.log_indexes.insert("c0d2".into(), 7);
+        st.installed = Some(Installed {
+            repository: "ghcr.io/a/b".into(),
+            signed_digest: Digest::sha256_of(b"i"),
+            platform_digest: Some(Digest::sha256_of(b"p")),
+            log_index: Some(7),
+            installed_at: 1,
+        });
+        s.save_state(&st).unwrap();
+        assert_eq!(s.state().unwrap(), st);
+        fs::write(s.root().join("latch/state.json"), "{oops").unwrap();
+        assert!(matches!(s.state(), Err(StoreError::Corrupt { .. })));
+    }
+
+    #[test]
+    fn lock_excludes_a_second_holder() {
+        let (_d, s) = store();
+        let held = s.lock(false).unwrap();
+        assert!(matches!(s.lock(false), Err(StoreError::Locked(_))));
+        drop(held);
+        assert!(s.lock(false).is_ok());
+    }
+}
