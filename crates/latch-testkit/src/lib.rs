@@ -1,1 +1,45 @@
+//! Test fixtures that let Latch's integration tests talk to real parts.
+//!
+//! Dev-only: other crates use it from `[dev-dependencies]`. Everything starts and stops
+//! synchronously, so plain `#[test]` and `#[tokio::test]` tests can both use it; what runs
+//! asynchronously (the proxy, the token server) does so on its own thread with its own
+//! tokio runtime. Every fixture stops when dropped.
+//!
+//! - [`Registry`]: Debian's `docker-registry` (distribution 2.8) on 127.0.0.1 with a free
+//!   port, a temporary storage directory and a config written here; open, with basic auth
+//!   (htpasswd), or with bearer tokens from a real token server ([`TokenAuth`]).
+//! - [`Proxy`]: an HTTP/1.1 proxy in front of a registry that injects the faults a test
+//!   selects ([`Fault`], [`FaultRule`]) and logs every request ([`LogEntry`]).
+//! - [`ImageBuilder`] and [`IndexBuilder`]: OCI images in an OCI layout, built without a
+//!   container engine; [`BuiltImage::push`] pushes them with `skopeo copy`.
+//! - [`Skopeo`]: Debian's skopeo 1.9 or the peer skopeo 1.18.
+//! - [`Peers`]: cosign, oras and a sigstore-capable skopeo, unpacked by
+//!   `../shared/tools/peer-tools.sh`.
+//! - [`shared_dir`], [`testdata_dir`], [`require_testdata`]: the shared test vectors.
+//!
+//! Library code here panics with a clear message rather than returning errors: a fixture
+//! that cannot be set up is a failed test.
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod cmd;
+mod der;
+mod image;
+mod paths;
+mod peers;
+mod proxy;
+mod registry;
+mod server;
+mod skopeo;
+mod token;
+
+pub use cmd::{run, try_run};
+pub use image::{BuiltImage, BuiltIndex, BuiltLayer, ImageBuilder, IndexBuilder, RandomReader};
+pub use paths::{
+    require_shared_file, require_testdata, shared_dir, target_dir, testdata_dir, workspace_dir,
+};
+pub use peers::Peers;
+pub use proxy::{DigestHeader, Fault, FaultRule, LogEntry, PathKind, Proxy};
+pub use registry::{Registry, RegistryBuilder};
+pub use skopeo::{Skopeo, push_with_skopeo};
+pub use token::{TokenAuth, TokenRequest, TokenServer};
