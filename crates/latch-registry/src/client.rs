@@ -119,12 +119,20 @@ pub struct Client {
     inner: Arc<Inner>,
 }
 
+/// A per-scope lock held while a token is fetched.
+type Flight = Arc<tokio::sync::Mutex<()>>;
+
 struct Inner {
     http: reqwest::Client,
     opts: ClientOptions,
     tokens: Mutex<TokenCache>,
     /// Hosts that asked for basic auth, with the credentials that worked.
     basic: Mutex<HashMap<String, Credentials>>,
+    /// Token endpoints (realm, service) of hosts that asked for bearer auth, so that a
+    /// token for a new scope is fetched before the request instead of after a 401.
+    bearer: Mutex<HashMap<String, (String, Option<String>)>>,
+    /// One token fetch at a time per (host, scope): parallel blob requests share it.
+    flights: Mutex<HashMap<(String, String), Flight>>,
 }
 
 impl std::fmt::Debug for Client {
@@ -157,6 +165,8 @@ impl Client {
                 opts,
                 tokens: Mutex::new(TokenCache::default()),
                 basic: Mutex::new(HashMap::new()),
+                bearer: Mutex::new(HashMap::new()),
+                flights: Mutex::new(HashMap::new()),
             }),
         })
     }
@@ -254,7 +264,16 @@ impl Client {
     ) -> Result<Response> {
         let host = reference.endpoint().to_owned();
         let scope = format!("repository:{}:{}", reference.repository(), access.actions());
-        let auth = self.cached_auth(&host, &scope);
+        let mut auth = self.cached_auth(&host, &scope);
+        if auth.is_none() {
+            let known = lock(&self.inner.bearer).get(&host).cloned();
+            if let Some((realm, service)) = known {
+                let token = self
+                    .token_for(reference, &realm, service.as_deref(), &scope, None, None)
+                    .await?;
+                auth = Some(format!("Bearer {token}"));
+            }
+        }
         let resp = self.raw(method.clone(), url, build, auth.as_ref()).await?;
         if resp.status() != StatusCode::UNAUTHORIZED {
             return Ok(resp);
@@ -265,17 +284,15 @@ impl Client {
                 .iter()
                 .filter_map(|v| v.to_str().ok()),
         );
+        let sent_token = auth
+            .as_deref()
+            .and_then(|a| a.strip_prefix("Bearer "))
+            .map(str::to_owned);
         if auth.is_some() {
             // What we sent was refused: forget it, and get a fresh one below.
             lock(&self.inner.tokens).forget(&host, &scope);
             lock(&self.inner.basic).remove(&host);
         }
-        let creds = credentials::lookup(
-            &self.inner.opts.credentials,
-            reference.registry(),
-            reference.repository(),
-        )
-        .await?;
         let new_auth = if let Some(Challenge::Bearer {
             realm,
             service,
@@ -284,14 +301,15 @@ impl Client {
             .iter()
             .find(|c| matches!(c, Challenge::Bearer { .. }))
         {
+            lock(&self.inner.bearer).insert(host.clone(), (realm.clone(), service.clone()));
             let token = self
-                .fetch_token(
-                    &host,
+                .token_for(
+                    reference,
                     realm,
                     service.as_deref(),
                     &scope,
                     asked.as_deref(),
-                    creds.as_ref(),
+                    sent_token.as_deref(),
                 )
                 .await?;
             format!("Bearer {token}")
@@ -299,6 +317,12 @@ impl Client {
             .iter()
             .any(|c| matches!(c, Challenge::Basic { .. }))
         {
+            let creds = credentials::lookup(
+                &self.inner.opts.credentials,
+                reference.registry(),
+                reference.repository(),
+            )
+            .await?;
             let Some(c) = creds else {
                 return Err(RegistryError::Unauthorized {
                     registry: host,
@@ -323,6 +347,38 @@ impl Client {
             });
         }
         Ok(resp)
+    }
+
+    /// A token for `scope`: from the cache if another task fetched one meanwhile (and it
+    /// is not the one just refused), else from the realm. One fetch at a time per scope.
+    async fn token_for(
+        &self,
+        reference: &Reference,
+        realm: &str,
+        service: Option<&str>,
+        scope: &str,
+        asked: Option<&str>,
+        refused: Option<&str>,
+    ) -> Result<String> {
+        let host = reference.endpoint().to_owned();
+        let flight = lock(&self.inner.flights)
+            .entry((host.clone(), scope.to_owned()))
+            .or_default()
+            .clone();
+        let _guard = flight.lock().await;
+        if let Some(t) = lock(&self.inner.tokens).get(&host, scope)
+            && Some(t.as_str()) != refused
+        {
+            return Ok(t);
+        }
+        let creds = credentials::lookup(
+            &self.inner.opts.credentials,
+            reference.registry(),
+            reference.repository(),
+        )
+        .await?;
+        self.fetch_token(&host, realm, service, scope, asked, creds.as_ref())
+            .await
     }
 
     fn cached_auth(&self, host: &str, scope: &str) -> Option<String> {
