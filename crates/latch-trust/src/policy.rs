@@ -1,0 +1,225 @@
+//! What a verifier trusts: signing keys and how many of them must sign, what to require
+//! of the transparency log, and which repository signatures must name.
+
+use latch_oci::Reference;
+
+use crate::keys::PublicKey;
+
+/// What to require of the Rekor bundle of each signature.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TlogMode {
+    /// Every accepted signature carries a bundle that verifies with a pinned Rekor key.
+    Required,
+    /// A bundle is verified when present (an invalid one rejects its signature); a
+    /// signature without one is accepted.
+    Optional,
+    /// Bundles are not looked at (skopeo and podman without a Rekor key do the same).
+    Ignored,
+}
+
+impl TlogMode {
+    /// The lowercase name: `required`, `optional` or `ignored`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TlogMode::Required => "required",
+            TlogMode::Optional => "optional",
+            TlogMode::Ignored => "ignored",
+        }
+    }
+}
+
+impl std::fmt::Display for TlogMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for TlogMode {
+    type Err = String;
+
+    /// Reads `required`, `optional` or `ignored` (as a command line spells them).
+    fn from_str(s: &str) -> Result<TlogMode, String> {
+        match s {
+            "required" => Ok(TlogMode::Required),
+            "optional" => Ok(TlogMode::Optional),
+            "ignored" => Ok(TlogMode::Ignored),
+            other => Err(format!(
+                "unknown transparency log mode {other:?} (required, optional or ignored)"
+            )),
+        }
+    }
+}
+
+/// Why a policy cannot be built.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PolicyError {
+    /// No trusted key.
+    #[error("a policy needs at least one trusted key")]
+    NoKeys,
+    /// The same key given twice (it would count twice towards the threshold).
+    #[error("trusted key {log_id} is given twice")]
+    DuplicateKey {
+        /// sha256 of the key's DER.
+        log_id: String,
+    },
+    /// A threshold of 0 or above the number of keys.
+    #[error("threshold {threshold} is impossible with {keys} trusted keys (1 to {keys})")]
+    BadThreshold {
+        /// The threshold asked.
+        threshold: usize,
+        /// Number of distinct keys.
+        keys: usize,
+    },
+    /// The log is required or optional but no Rekor key is pinned.
+    #[error(
+        "transparency log mode {mode:?} needs at least one pinned Rekor key (or use TlogMode::Ignored)"
+    )]
+    NoRekorKeys {
+        /// The mode asked.
+        mode: TlogMode,
+    },
+}
+
+/// A verification policy, built with [`Policy::builder`].
+#[derive(Debug, Clone)]
+pub struct Policy {
+    keys: Vec<PublicKey>,
+    threshold: usize,
+    tlog: TlogMode,
+    rekor_keys: Vec<PublicKey>,
+    repository: Option<Reference>,
+    clock_skew_secs: u32,
+}
+
+impl Policy {
+    /// Starts a policy: threshold 1, transparency log [`TlogMode::Required`], no repository
+    /// constraint, no clock skew.
+    pub fn builder() -> PolicyBuilder {
+        PolicyBuilder {
+            keys: Vec::new(),
+            threshold: 1,
+            tlog: TlogMode::Required,
+            rekor_keys: Vec::new(),
+            repository: None,
+            clock_skew_secs: 0,
+        }
+    }
+
+    /// The trusted signing keys (distinct).
+    pub fn keys(&self) -> &[PublicKey] {
+        &self.keys
+    }
+
+    /// How many distinct trusted keys must each have a valid signature.
+    pub fn threshold(&self) -> usize {
+        self.threshold
+    }
+
+    /// What is required of the transparency log.
+    pub fn tlog(&self) -> TlogMode {
+        self.tlog
+    }
+
+    /// The pinned Rekor keys (several for key rotation; picked by logID).
+    pub fn rekor_keys(&self) -> &[PublicKey] {
+        &self.rekor_keys
+    }
+
+    /// The repository every accepted signature must name, if constrained.
+    pub fn repository(&self) -> Option<&Reference> {
+        self.repository.as_ref()
+    }
+
+    /// Seconds by which a bundle's `integratedTime` may be ahead of `now`.
+    pub fn clock_skew_secs(&self) -> u32 {
+        self.clock_skew_secs
+    }
+}
+
+/// Builds a [`Policy`]; [`PolicyBuilder::build`] checks it is coherent.
+#[derive(Debug, Clone)]
+pub struct PolicyBuilder {
+    keys: Vec<PublicKey>,
+    threshold: usize,
+    tlog: TlogMode,
+    rekor_keys: Vec<PublicKey>,
+    repository: Option<Reference>,
+    clock_skew_secs: u32,
+}
+
+impl PolicyBuilder {
+    /// Adds a trusted signing key.
+    pub fn key(mut self, key: PublicKey) -> PolicyBuilder {
+        self.keys.push(key);
+        self
+    }
+
+    /// Adds trusted signing keys.
+    pub fn keys(mut self, keys: impl IntoIterator<Item = PublicKey>) -> PolicyBuilder {
+        self.keys.extend(keys);
+        self
+    }
+
+    /// Sets how many distinct keys must sign (k of n; default 1).
+    pub fn threshold(mut self, threshold: usize) -> PolicyBuilder {
+        self.threshold = threshold;
+        self
+    }
+
+    /// Sets the transparency log mode (default [`TlogMode::Required`]).
+    pub fn tlog(mut self, mode: TlogMode) -> PolicyBuilder {
+        self.tlog = mode;
+        self
+    }
+
+    /// Pins a Rekor log key.
+    pub fn rekor_key(mut self, key: PublicKey) -> PolicyBuilder {
+        self.rekor_keys.push(key);
+        self
+    }
+
+    /// Requires every signature's `docker-reference` to name this repository (tag and
+    /// digest ignored; `index.docker.io` equals `docker.io`).
+    pub fn repository(mut self, repository: Reference) -> PolicyBuilder {
+        self.repository = Some(repository);
+        self
+    }
+
+    /// Lets a bundle's `integratedTime` be up to `secs` seconds ahead of `now` (default 0).
+    pub fn clock_skew_secs(mut self, secs: u32) -> PolicyBuilder {
+        self.clock_skew_secs = secs;
+        self
+    }
+
+    /// Checks and builds the policy.
+    pub fn build(self) -> Result<Policy, PolicyError> {
+        if self.keys.is_empty() {
+            return Err(PolicyError::NoKeys);
+        }
+        for (i, k) in self.keys.iter().enumerate() {
+            if self.keys[..i].iter().any(|o| o.der() == k.der()) {
+                return Err(PolicyError::DuplicateKey {
+                    log_id: k.log_id().to_owned(),
+                });
+            }
+        }
+        if self.threshold == 0 || self.threshold > self.keys.len() {
+            return Err(PolicyError::BadThreshold {
+                threshold: self.threshold,
+                keys: self.keys.len(),
+            });
+        }
+        if self.tlog != TlogMode::Ignored && self.rekor_keys.is_empty() {
+            return Err(PolicyError::NoRekorKeys { mode: self.tlog });
+        }
+        Ok(Policy {
+            keys: self.keys,
+            threshold: self.threshold,
+            tlog: self.tlog,
+            rekor_keys: self.rekor_keys,
+            repository: self.repository,
+            clock_skew_secs: self.clock_skew_secs,
+        })
+    }
+}
