@@ -37,6 +37,8 @@ enum Command {
     Inspect(commands::inspect::Args),
     Tags(commands::tags::Args),
     Pull(commands::pull::Args),
+    VerifySignatures(commands::verify_signatures::Args),
+    Verify(commands::verify::Args),
 }
 
 fn main() -> ExitCode {
@@ -56,6 +58,8 @@ fn main() -> ExitCode {
             Command::Inspect(a) => commands::inspect::run(&cli.global, a).await,
             Command::Tags(a) => commands::tags::run(&cli.global, a).await,
             Command::Pull(a) => commands::pull::run(&cli.global, a).await,
+            Command::VerifySignatures(a) => commands::verify_signatures::run(&cli.global, a).await,
+            Command::Verify(a) => commands::verify::run(&cli.global, a).await,
         }
     });
     match result {

@@ -7,7 +7,13 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod error;
 pub mod inspect;
+pub mod signatures;
+pub mod verify;
+
+pub use error::{Error, Result};
 
 pub use latch_oci as oci;
 pub use latch_registry as registry;
+pub use latch_trust as trust;

@@ -3,6 +3,10 @@
 pub mod inspect;
 pub mod pull;
 pub mod tags;
+pub mod trust_args;
+mod verification_output;
+pub mod verify;
+pub mod verify_signatures;
 
 use latch::oci::Reference;
 use latch::registry::{Client, ClientOptions};
