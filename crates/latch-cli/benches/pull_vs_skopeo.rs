@@ -35,7 +35,14 @@ fn measure(program: &str, args: &[String]) -> Run {
     let seconds = start.elapsed().as_secs_f64();
     assert!(status.success(), "{program} {args:?} failed");
     let text = std::fs::read_to_string(rss_file.path()).unwrap();
-    let peak_rss_kib = text.trim().lines().last().unwrap_or("0").trim().parse().unwrap_or(0);
+    let peak_rss_kib = text
+        .trim()
+        .lines()
+        .last()
+        .unwrap_or("0")
+        .trim()
+        .parse()
+        .unwrap_or(0);
     Run {
         seconds,
         peak_rss_kib,
@@ -45,11 +52,18 @@ fn measure(program: &str, args: &[String]) -> Run {
 fn median(v: &mut [f64]) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
     let n = v.len();
-    if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 }
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
     let rounds: usize = args.first().and_then(|s| s.parse().ok()).unwrap_or(5);
     let layer_mb: u64 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(100);
 
@@ -64,7 +78,11 @@ fn main() {
     img.push(&image);
     let total_mb = img.layers_size() as f64 / 1e6;
     let skopeo = Skopeo::system();
-    let skopeo_bin = skopeo.command().get_program().to_string_lossy().into_owned();
+    let skopeo_bin = skopeo
+        .command()
+        .get_program()
+        .to_string_lossy()
+        .into_owned();
     let latch_bin = env!("CARGO_BIN_EXE_latch");
     println!(
         "image: {} layers, {total_mb:.0} MB; {rounds} rounds, alternating; latch {}",
@@ -88,7 +106,15 @@ fn main() {
         for turn in 0..2 {
             if (turn == 0) == order_latch_first {
                 let dest = fresh("latch", round);
-                let r = measure(latch_bin, &["pull".into(), image.clone(), "--to".into(), format!("oci:{dest}:v1")]);
+                let r = measure(
+                    latch_bin,
+                    &[
+                        "pull".into(),
+                        image.clone(),
+                        "--to".into(),
+                        format!("oci:{dest}:v1"),
+                    ],
+                );
                 check(Path::new(&dest));
                 pair[0] = Some(r);
                 let _ = std::fs::remove_dir_all(&dest);

@@ -15,12 +15,24 @@ use latch_testkit::{Peers, require_testdata};
 fn median(v: &mut [f64]) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
     let n = v.len();
-    if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 }
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
 }
 
 fn files(dir: &Path) -> Vec<PathBuf> {
-    let key_dir = std::fs::read_dir(dir).unwrap().next().unwrap().unwrap().path();
-    let mut v: Vec<PathBuf> = std::fs::read_dir(key_dir).unwrap().map(|e| e.unwrap().path()).collect();
+    let key_dir = std::fs::read_dir(dir)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let mut v: Vec<PathBuf> = std::fs::read_dir(key_dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     v.sort();
     v
 }
@@ -42,7 +54,8 @@ fn main() {
     // LocalSignedPayload bundle for `cosign verify-blob`.
     let mut cosign_jobs = Vec::new();
     for (fi, f) in files.iter().enumerate() {
-        let list: Vec<serde_json::Value> = serde_json::from_slice(&std::fs::read(f).unwrap()).unwrap();
+        let list: Vec<serde_json::Value> =
+            serde_json::from_slice(&std::fs::read(f).unwrap()).unwrap();
         for (si, s) in list.iter().enumerate() {
             let payload = base64::engine::general_purpose::STANDARD
                 .decode(s["Payload"].as_str().unwrap())

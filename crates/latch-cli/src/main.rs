@@ -34,6 +34,12 @@ pub struct GlobalArgs {
 
 #[derive(Subcommand)]
 enum Command {
+    Demo(commands::demo::Args),
+    Upgrade(commands::upgrade::Args),
+    VerifyLocal(commands::verify_local::Args),
+    Check(commands::check::Args),
+    StoreSignatures(commands::store_signatures::Args),
+    Status(commands::status::Args),
     Inspect(commands::inspect::Args),
     Tags(commands::tags::Args),
     Pull(commands::pull::Args),
@@ -55,6 +61,12 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
+            Command::Demo(a) => commands::demo::run(&cli.global, a).await,
+            Command::Upgrade(a) => commands::upgrade::run(&cli.global, a).await,
+            Command::VerifyLocal(a) => commands::verify_local::run(&cli.global, a).await,
+            Command::Check(a) => commands::check::run(&cli.global, a).await,
+            Command::StoreSignatures(a) => commands::store_signatures::run(&cli.global, a).await,
+            Command::Status(a) => commands::status::run(&cli.global, a).await,
             Command::Inspect(a) => commands::inspect::run(&cli.global, a).await,
             Command::Tags(a) => commands::tags::run(&cli.global, a).await,
             Command::Pull(a) => commands::pull::run(&cli.global, a).await,

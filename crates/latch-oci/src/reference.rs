@@ -227,6 +227,16 @@ impl Reference {
         self.registry == other.registry && self.repository == other.repository
     }
 
+    /// This repository with neither tag nor digest.
+    pub fn repository_only(&self) -> Reference {
+        Reference {
+            registry: self.registry.clone(),
+            repository: self.repository.clone(),
+            tag: None,
+            digest: None,
+        }
+    }
+
     /// This repository with only the given digest (tag dropped).
     pub fn with_digest(&self, digest: Digest) -> Reference {
         Reference {

@@ -76,6 +76,10 @@ pub struct State {
     /// that survives log sharding and Rekor v2, where indexes restart per log.
     #[serde(default)]
     pub log_indexes: BTreeMap<String, u64>,
+    /// Latest Rekor `integratedTime` among accepted signatures: a ratchet that orders
+    /// entries across logs (a new shard restarts its indexes, not its clock).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub integrated_time: Option<i64>,
     /// Highest accepted signed version (from the payload's `optional` section), when the
     /// profile ratchets on one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -162,7 +166,9 @@ impl Store {
         } else {
             match file.try_lock() {
                 Ok(()) => {}
-                Err(fs::TryLockError::WouldBlock) => return Err(StoreError::Locked(self.root.clone())),
+                Err(fs::TryLockError::WouldBlock) => {
+                    return Err(StoreError::Locked(self.root.clone()));
+                }
                 Err(fs::TryLockError::Error(e)) => return Err(io_err(&path)(e)),
             }
         }
@@ -183,7 +189,11 @@ impl Store {
     }
 
     /// The stored signatures file's bytes, or `None` if there is none.
-    pub fn read_signatures(&self, key_id: &str, digest: &Digest) -> Result<Option<Vec<u8>>, StoreError> {
+    pub fn read_signatures(
+        &self,
+        key_id: &str,
+        digest: &Digest,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
         let path = self.signatures_path(key_id, digest)?;
         match read_bounded(&path, MAX_SIGNATURES_FILE) {
             Ok(b) => Ok(Some(b)),
@@ -197,7 +207,12 @@ impl Store {
     }
 
     /// Writes a signatures file atomically.
-    pub fn write_signatures(&self, key_id: &str, digest: &Digest, bytes: &[u8]) -> Result<PathBuf, StoreError> {
+    pub fn write_signatures(
+        &self,
+        key_id: &str,
+        digest: &Digest,
+        bytes: &[u8],
+    ) -> Result<PathBuf, StoreError> {
         let dir = self.key_dir(key_id)?;
         fs::create_dir_all(&dir).map_err(io_err(&dir))?;
         let path = self.signatures_path(key_id, digest)?;
@@ -252,7 +267,10 @@ impl Store {
         if trimmed.is_empty() || !trimmed.bytes().all(|b| b.is_ascii_digit()) {
             return Err(StoreError::Corrupt {
                 path,
-                detail: format!("expected a decimal log index, found {:?}", String::from_utf8_lossy(&bytes)),
+                detail: format!(
+                    "expected a decimal log index, found {:?}",
+                    String::from_utf8_lossy(&bytes)
+                ),
             });
         }
         trimmed.parse().map(Some).map_err(|_| StoreError::Corrupt {
@@ -278,7 +296,12 @@ impl Store {
         let path = self.state_path();
         let bytes = match read_bounded(&path, MAX_SMALL_FILE) {
             Ok(b) => b,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(State { version: 1, ..State::default() }),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Ok(State {
+                    version: 1,
+                    ..State::default()
+                });
+            }
             Err(e) if e.kind() == io::ErrorKind::InvalidData => {
                 return Err(StoreError::Corrupt {
                     path,
@@ -313,7 +336,11 @@ pub fn default_data_dir(app: &str) -> Option<PathBuf> {
     if let Some(d) = std::env::var_os("LATCH_DATA_DIR").filter(|v| !v.is_empty()) {
         return Some(PathBuf::from(d));
     }
-    let env = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
+    let env = |k: &str| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
     let base = if cfg!(target_os = "windows") {
         env("APPDATA")
     } else if cfg!(target_os = "macos") {
@@ -344,11 +371,17 @@ mod tests {
         let p = s.write_signatures(KEY, &digest, b"[]").unwrap();
         assert_eq!(
             p,
-            s.root().join("signatures").join(KEY).join(format!("{}.json", digest.hex()))
+            s.root()
+                .join("signatures")
+                .join(KEY)
+                .join(format!("{}.json", digest.hex()))
         );
         assert_eq!(s.read_signatures(KEY, &digest).unwrap().unwrap(), b"[]");
         assert_eq!(s.signed_digests(KEY).unwrap(), vec![digest]);
-        assert!(matches!(s.write_signatures("../x", &Digest::sha256_of(b""), b""), Err(StoreError::BadKeyId(_))));
+        assert!(matches!(
+            s.write_signatures("../x", &Digest::sha256_of(b""), b""),
+            Err(StoreError::BadKeyId(_))
+        ));
     }
 
     #[test]
@@ -356,14 +389,20 @@ mod tests {
         let (_d, s) = store();
         assert_eq!(s.last_log_index().unwrap(), None);
         s.set_last_log_index(168898587).unwrap();
-        assert_eq!(fs::read(s.root().join("signatures/last_log_index")).unwrap(), b"168898587");
+        assert_eq!(
+            fs::read(s.root().join("signatures/last_log_index")).unwrap(),
+            b"168898587"
+        );
         assert_eq!(s.last_log_index().unwrap(), Some(168898587));
         let p = s.root().join("signatures/last_log_index");
         fs::write(&p, "5000000000\n").unwrap();
         assert_eq!(s.last_log_index().unwrap(), Some(5_000_000_000));
         for bad in ["", "-1", "12a", " 12", "99999999999999999999999"] {
             fs::write(&p, bad).unwrap();
-            assert!(matches!(s.last_log_index(), Err(StoreError::Corrupt { .. })), "{bad:?}");
+            assert!(
+                matches!(s.last_log_index(), Err(StoreError::Corrupt { .. })),
+                "{bad:?}"
+            );
             // Reported, not deleted.
             assert!(p.exists());
         }

@@ -56,6 +56,59 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// The image is older than one already accepted (log index, log time or signed
+    /// version). `--force` accepts it anyway.
+    #[error("rollback refused: the image is older than the one already accepted: {detail}")]
+    Rollback {
+        /// Which ratchet it failed, with the numbers.
+        detail: String,
+    },
+    /// The newest signature is older than the profile allows: the registry may be
+    /// withholding updates.
+    #[error("possible freeze attack: {detail}")]
+    FreezeSuspected {
+        /// What was seen.
+        detail: String,
+    },
+    /// Another Latch process holds the store.
+    #[error("another Latch process is updating {}; try again when it has finished", .0.display())]
+    Locked(std::path::PathBuf),
+    /// A file of the store is corrupt; it is left in place, never trusted.
+    #[error("store corrupt: {detail}")]
+    StoreCorrupt {
+        /// Which file and what is wrong.
+        detail: String,
+    },
+    /// The store could not be read or written.
+    #[error(transparent)]
+    Store(latch_store::StoreError),
+    /// The container runtime failed.
+    #[error(transparent)]
+    Runtime(#[from] latch_runtime::RuntimeError),
+    /// The runtime does not hold the digest it was asked to install.
+    #[error("{runtime} does not report {expected} after installing it (it reports: {found})")]
+    RuntimeMismatch {
+        /// The runtime.
+        runtime: String,
+        /// The digest installed.
+        expected: Digest,
+        /// What it reports.
+        found: String,
+    },
+    /// Nothing is installed.
+    #[error("{image} is not installed in {runtime}; run `latch upgrade`")]
+    NotInstalled {
+        /// The image.
+        image: String,
+        /// The runtime.
+        runtime: String,
+    },
+    /// An upgrade stopped after a step (crash-safety tests).
+    #[error("upgrade interrupted after step {0:?}")]
+    Interrupted(crate::updater::Step),
+    /// A profile that cannot be used.
+    #[error("profile: {0}")]
+    Profile(String),
     /// Input that is not what it should be, said in words.
     #[error("{0}")]
     Invalid(String),

@@ -7,12 +7,21 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod demo;
+pub mod duration;
 pub mod error;
 pub mod inspect;
+pub mod profile;
 pub mod signatures;
+pub mod updater;
 pub mod verify;
 
 pub use error::{Error, Result};
+pub use profile::{Overrides, Profile, ProfileFile, Source};
+pub use updater::{
+    CheckReport, LocalReport, StatusReport, Step, StoreReport, Updater, UpgradeOptions,
+    UpgradeReport,
+};
 
 pub use latch_oci as oci;
 pub use latch_registry as registry;

@@ -18,7 +18,11 @@ pub fn sig_reference(repository: &Reference, digest: &Digest) -> Result<Referenc
 /// manifest gives no signatures (an empty list), not an error; the caller decides. Each
 /// layer's payload is fetched bounded and verified against its digest; a layer that cannot
 /// be fetched becomes a rejected entry, not a failure of the whole list.
-pub async fn fetch_signatures(client: &Client, repository: &Reference, digest: &Digest) -> Result<Vec<Candidate>> {
+pub async fn fetch_signatures(
+    client: &Client,
+    repository: &Reference,
+    digest: &Digest,
+) -> Result<Vec<Candidate>> {
     let sig_ref = sig_reference(repository, digest)?;
     let manifest = match client.get_manifest(&sig_ref).await {
         Ok(m) => m,
@@ -26,7 +30,9 @@ pub async fn fetch_signatures(client: &Client, repository: &Reference, digest: &
         Err(e) => return Err(e.into()),
     };
     let image = manifest.as_image().ok_or_else(|| {
-        Error::Invalid(format!("{sig_ref} is an index, not a cosign signature manifest"))
+        Error::Invalid(format!(
+            "{sig_ref} is an index, not a cosign signature manifest"
+        ))
     })?;
     let location = sig_ref.to_string();
     // Refuse an oversized list before fetching anything.
@@ -39,7 +45,10 @@ pub async fn fetch_signatures(client: &Client, repository: &Reference, digest: &
         if blobs.iter().any(|(d, _)| d.digest == layer.digest) {
             continue;
         }
-        match client.get_blob_bytes(&sig_ref, layer, MAX_PAYLOAD_BYTES).await {
+        match client
+            .get_blob_bytes(&sig_ref, layer, MAX_PAYLOAD_BYTES)
+            .await
+        {
             Ok(bytes) => blobs.push((layer.clone(), bytes)),
             // A layer too large, absent or corrupt is that signature's problem only.
             Err(RegistryError::TooLarge { .. })
@@ -49,5 +58,6 @@ pub async fn fetch_signatures(client: &Client, repository: &Reference, digest: &
             Err(e) => return Err(e.into()),
         }
     }
-    signatures_from_manifest(image, &blobs).map_err(|source| Error::BadSignatures { location, source })
+    signatures_from_manifest(image, &blobs)
+        .map_err(|source| Error::BadSignatures { location, source })
 }

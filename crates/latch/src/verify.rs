@@ -30,16 +30,19 @@ impl KeySource {
     pub fn load(&self) -> Result<PublicKey> {
         match self {
             KeySource::File(p) => {
-                let bytes = latch_oci::layout::read_bounded(p, MAX_KEY_FILE).map_err(Error::io(p))?;
+                let bytes =
+                    latch_oci::layout::read_bounded(p, MAX_KEY_FILE).map_err(Error::io(p))?;
                 PublicKey::from_pem(&bytes).map_err(|source| Error::Key {
                     path: p.display().to_string(),
                     source,
                 })
             }
-            KeySource::Inline(pem) => PublicKey::from_pem(pem.as_bytes()).map_err(|source| Error::Key {
-                path: "inline PEM".into(),
-                source,
-            }),
+            KeySource::Inline(pem) => {
+                PublicKey::from_pem(pem.as_bytes()).map_err(|source| Error::Key {
+                    path: "inline PEM".into(),
+                    source,
+                })
+            }
         }
     }
 }
@@ -104,8 +107,14 @@ pub struct Verification {
 
 /// Verifies a file of `cosign download signature` output (a JSON list, or one object per
 /// line) for `digest`.
-pub fn verify_file(path: &Path, digest: &Digest, policy: &Policy, now: i64) -> Result<Verification> {
-    let bytes = latch_oci::layout::read_bounded(path, MAX_SIGNATURES_FILE).map_err(Error::io(path))?;
+pub fn verify_file(
+    path: &Path,
+    digest: &Digest,
+    policy: &Policy,
+    now: i64,
+) -> Result<Verification> {
+    let bytes =
+        latch_oci::layout::read_bounded(path, MAX_SIGNATURES_FILE).map_err(Error::io(path))?;
     let candidates = parse_cosign_download(&bytes).map_err(|source| Error::BadSignatures {
         location: path.display().to_string(),
         source,
@@ -127,7 +136,8 @@ pub fn verify_candidates(
             location: source,
         });
     }
-    let verdict = latch_trust::verify(policy, digest, candidates, now).map_err(Error::NotVerified)?;
+    let verdict =
+        latch_trust::verify(policy, digest, candidates, now).map_err(Error::NotVerified)?;
     Ok(Verification {
         source,
         digest: digest.clone(),

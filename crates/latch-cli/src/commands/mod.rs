@@ -1,11 +1,18 @@
 //! One module per command.
 
+pub mod check;
+pub mod demo;
 pub mod inspect;
+pub mod profile_args;
 pub mod pull;
+pub mod status;
+pub mod store_signatures;
 pub mod tags;
 pub mod trust_args;
+pub mod upgrade;
 mod verification_output;
 pub mod verify;
+pub mod verify_local;
 pub mod verify_signatures;
 
 use latch::oci::Reference;

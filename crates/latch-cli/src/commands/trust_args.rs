@@ -33,7 +33,12 @@ impl TrustArgs {
         Ok(PolicySpec {
             keys: self.keys.iter().cloned().map(KeySource::File).collect(),
             threshold: self.threshold,
-            rekor_keys: self.rekor_keys.iter().cloned().map(KeySource::File).collect(),
+            rekor_keys: self
+                .rekor_keys
+                .iter()
+                .cloned()
+                .map(KeySource::File)
+                .collect(),
             tlog: self.tlog,
             repository: repository.map(latch::oci::Reference::parse).transpose()?,
         })

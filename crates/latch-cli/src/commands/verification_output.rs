@@ -10,7 +10,12 @@ use latch::verify::Verification;
 use crate::output::{AnyError, print_json};
 
 /// Renders the result of a verification.
-pub fn report(result: Result<Verification, Error>, subject: &str, digest: &str, json: bool) -> Result<ExitCode, AnyError> {
+pub fn report(
+    result: Result<Verification, Error>,
+    subject: &str,
+    digest: &str,
+    json: bool,
+) -> Result<ExitCode, AnyError> {
     match result {
         Ok(v) => {
             if json {
@@ -37,7 +42,9 @@ pub fn report(result: Result<Verification, Error>, subject: &str, digest: &str, 
         }
         Err(e) => {
             let verdict = match &e {
-                Error::NotVerified(VerifyError::ThresholdNotMet { verdict }) => Some(verdict.as_ref()),
+                Error::NotVerified(VerifyError::ThresholdNotMet { verdict }) => {
+                    Some(verdict.as_ref())
+                }
                 _ => None,
             };
             if json {

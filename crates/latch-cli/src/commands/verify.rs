@@ -44,7 +44,10 @@ pub async fn run(global: &GlobalArgs, args: Args) -> Result<ExitCode, AnyError> 
         .map(|(v, _)| v);
     let digest = match &result {
         Ok(v) => v.digest.to_string(),
-        Err(_) => reference.digest().map(|d| d.to_string()).unwrap_or_default(),
+        Err(_) => reference
+            .digest()
+            .map(|d| d.to_string())
+            .unwrap_or_default(),
     };
     report(result, &reference.to_string(), &digest, args.json)
 }

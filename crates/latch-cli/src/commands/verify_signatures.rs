@@ -43,5 +43,10 @@ pub async fn run(_global: &GlobalArgs, args: Args) -> Result<ExitCode, AnyError>
     let digest = Digest::parse(&args.digest)?;
     let policy = args.trust.spec(args.repository.as_deref())?.build()?;
     let result = verify_file(&args.file, &digest, &policy, now_unix());
-    report(result, &args.file.display().to_string(), &digest.to_string(), args.json)
+    report(
+        result,
+        &args.file.display().to_string(),
+        &digest.to_string(),
+        args.json,
+    )
 }

@@ -1,0 +1,71 @@
+//! `latch status`.
+
+use std::process::ExitCode;
+
+use super::profile_args::ProfileArgs;
+use crate::GlobalArgs;
+use crate::output::{AnyError, print_json};
+
+/// Show what is installed, the rollback floor, the last check and the profile in force.
+///
+/// Example: latch status --profile dangerzone.toml
+#[derive(clap::Args)]
+#[command(long_about)]
+pub struct Args {
+    #[command(flatten)]
+    pub profile: ProfileArgs,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs the command.
+pub async fn run(global: &GlobalArgs, args: Args) -> Result<ExitCode, AnyError> {
+    let updater = args.profile.updater(global)?;
+    let s = updater.status().await?;
+    if args.json {
+        print_json(&s)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("Profile:        {}", s.profile);
+    println!("Image:          {}", s.image);
+    println!("Source:         {}", s.source);
+    println!("Runtime:        {}", s.runtime);
+    println!("Data directory: {}", s.data_dir.display());
+    println!(
+        "Trusted keys:   {} (threshold {}), transparency log {}",
+        s.keys.len(),
+        s.threshold,
+        s.tlog
+    );
+    match &s.installed {
+        Some(i) => {
+            println!("Installed:      {}", i.signed_digest);
+            if let Some(p) = &i.platform_digest {
+                println!("  platform:     {p}");
+            }
+            if let Some(l) = i.log_index {
+                println!("  log index:    {l}");
+            }
+        }
+        None => println!("Installed:      nothing recorded"),
+    }
+    if !s.runtime_digests.is_empty() {
+        let d: Vec<String> = s.runtime_digests.iter().map(|d| d.to_string()).collect();
+        println!("Runtime holds:  {}", d.join(", "));
+    }
+    println!(
+        "Rollback floor: {}",
+        s.rollback_floor
+            .map(|f| f.to_string())
+            .unwrap_or_else(|| "none".into())
+    );
+    println!(
+        "Update checks:  {}{}",
+        if s.updates_enabled { "on" } else { "off" },
+        s.last_check
+            .map(|t| format!(", last at {t}"))
+            .unwrap_or_default()
+    );
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,83 @@
+//! `latch upgrade`.
+
+use std::process::ExitCode;
+
+use latch::UpgradeOptions;
+
+use super::profile_args::ProfileArgs;
+use crate::GlobalArgs;
+use crate::output::{AnyError, print_json};
+use crate::progress::Bar;
+
+/// Upgrade to the newest image that the trusted keys signed, refusing anything older.
+///
+/// Resolves the profile's tag to a digest, fetches the signatures, verifies them (trusted
+/// keys, this digest, this repository, Rekor where required), refuses a rollback (a lower
+/// log index, an older log time or signed version) and a possible freeze (newest signature
+/// older than the maximum age), pulls by digest, checks the runtime now holds exactly that
+/// digest, stores the signatures and state atomically, tags the image and removes older
+/// ones. Says so when already up to date. An upgrade killed at any point leaves the old
+/// image installed and verifiable.
+///
+/// Example: latch upgrade --profile dangerzone.toml
+#[derive(clap::Args)]
+#[command(long_about)]
+pub struct Args {
+    #[command(flatten)]
+    pub profile: ProfileArgs,
+    /// Accept an image older than the installed one (bypasses only the rollback check).
+    #[arg(long)]
+    pub force: bool,
+    /// Wait for another running upgrade instead of failing at once.
+    #[arg(long)]
+    pub wait: bool,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs the command.
+pub async fn run(global: &GlobalArgs, args: Args) -> Result<ExitCode, AnyError> {
+    let updater = args.profile.updater(global)?;
+    let opts = UpgradeOptions {
+        force: args.force,
+        wait: args.wait,
+        interrupt_after: None,
+    };
+    let bar = Bar::new(&format!("upgrading {}", updater.profile().image), args.json);
+    let result = updater.upgrade(&opts, &bar).await;
+    bar.finish();
+    let report = result?;
+    for w in &report.warnings {
+        eprintln!("latch: warning: {w}");
+    }
+    if args.json {
+        print_json(&report)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    match report.status {
+        "up-to-date" => println!("{} is up to date ({})", report.image, report.digest),
+        _ => {
+            println!("Upgraded {} to {}", report.image, report.digest);
+            if let Some(p) = &report.platform_digest {
+                println!("  platform image: {p}");
+            }
+            if let Some(prev) = &report.previous {
+                println!("  previous:       {prev}");
+            }
+            if !report.removed.is_empty() {
+                println!("  removed {} older image(s)", report.removed.len());
+            }
+        }
+    }
+    println!(
+        "  signed by {} of {} required key(s){}",
+        report.verdict.keys_satisfied(),
+        report.verdict.threshold,
+        report
+            .log_index
+            .map(|i| format!(", log index {i}"))
+            .unwrap_or_default()
+    );
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,50 @@
+//! `latch verify-local`.
+
+use std::process::ExitCode;
+
+use super::profile_args::ProfileArgs;
+use crate::GlobalArgs;
+use crate::output::{AnyError, print_json};
+
+/// Verify the installed image before using it: the runtime holds the digest Latch
+/// installed, and its stored signatures still verify with the trusted keys.
+///
+/// Run it before every use of the sandbox. With the built-in store it also re-hashes the
+/// manifests and config (and every layer with --deep). Exit 0 only when verified.
+///
+/// Example: latch verify-local --profile dangerzone.toml && podman run …
+#[derive(clap::Args)]
+#[command(long_about)]
+pub struct Args {
+    #[command(flatten)]
+    pub profile: ProfileArgs,
+    /// Re-hash every layer (built-in store).
+    #[arg(long)]
+    pub deep: bool,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs the command.
+pub async fn run(global: &GlobalArgs, args: Args) -> Result<ExitCode, AnyError> {
+    let updater = args.profile.updater(global)?;
+    let report = updater.verify_local(args.deep).await?;
+    if args.json {
+        print_json(&report)?;
+    } else {
+        println!(
+            "Verified {}@{} in {}: signed by {} of {} required key(s){}",
+            report.image.split(':').next().unwrap_or(&report.image),
+            report.digest,
+            report.runtime,
+            report.verdict.keys_satisfied(),
+            report.verdict.threshold,
+            report
+                .log_index
+                .map(|i| format!(", log index {i}"))
+                .unwrap_or_default()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
