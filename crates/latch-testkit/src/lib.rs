@@ -12,6 +12,8 @@
 //!   selects ([`Fault`], [`FaultRule`]) and logs every request ([`LogEntry`]).
 //! - [`ImageBuilder`] and [`IndexBuilder`]: OCI images in an OCI layout, built without a
 //!   container engine; [`BuiltImage::push`] pushes them with `skopeo copy`.
+//! - [`RekorServer`]: a Rekor v1-compatible transparency log (hashedrekord entries, real
+//!   response shape, SETs signed with a test key).
 //! - [`Skopeo`]: Debian's skopeo 1.9 or the peer skopeo 1.18.
 //! - [`Peers`]: cosign, oras and a sigstore-capable skopeo, unpacked by
 //!   `../shared/tools/peer-tools.sh`.
@@ -29,6 +31,7 @@ mod paths;
 mod peers;
 mod proxy;
 mod registry;
+mod rekor;
 mod server;
 mod skopeo;
 mod token;
@@ -41,5 +44,6 @@ pub use paths::{
 pub use peers::Peers;
 pub use proxy::{DigestHeader, Fault, FaultRule, LogEntry, PathKind, Proxy};
 pub use registry::{Registry, RegistryBuilder};
+pub use rekor::RekorServer;
 pub use skopeo::{Skopeo, push_with_skopeo};
 pub use token::{TokenAuth, TokenRequest, TokenServer};
