@@ -26,6 +26,7 @@
 
 mod cmd;
 mod der;
+mod engines;
 mod image;
 mod paths;
 mod peers;
@@ -37,6 +38,7 @@ mod skopeo;
 mod token;
 
 pub use cmd::{run, try_run};
+pub use engines::{Dockerd, PodmanStorage, is_root, need, runs};
 pub use image::{BuiltImage, BuiltIndex, BuiltLayer, ImageBuilder, IndexBuilder, RandomReader};
 pub use paths::{
     require_shared_file, require_testdata, shared_dir, target_dir, testdata_dir, workspace_dir,

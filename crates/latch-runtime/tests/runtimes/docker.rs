@@ -9,7 +9,7 @@ use latch_registry::NoProgress;
 use latch_runtime::{CliKind, CliRuntime, Runtime, RuntimeError};
 use latch_testkit::{ImageBuilder, Registry};
 
-use crate::common::{Dockerd, client, host_str, need};
+use crate::common::{Dockerd, client, docker_cli, host_str, need};
 
 fn r(s: &str) -> Reference {
     Reference::parse(s).unwrap()
@@ -45,7 +45,7 @@ async fn docker_pull_load_tag_remove() {
     let index_digest = idx.push(&reg.reference("app/multi:v1"));
     let mine = idx.image(&host_str());
     for (n, program) in cl.iter().enumerate() {
-        let rt = Runtime::Docker(daemon.cli(program));
+        let rt = Runtime::Docker(docker_cli(&daemon, program));
         scenario(&rt, program, n, &reg, &idx, &index_digest, mine, src.path()).await;
     }
 }
