@@ -43,8 +43,14 @@ enum Command {
     Inspect(commands::inspect::Args),
     Tags(commands::tags::Args),
     Pull(commands::pull::Args),
+    Diff(commands::diff::Args),
+    Normalize(commands::normalize::Args),
     VerifySignatures(commands::verify_signatures::Args),
     Verify(commands::verify::Args),
+    GenerateKeyPair(commands::generate_key_pair::Args),
+    Sign(commands::sign::Args),
+    Nightlies(commands::nightlies::Args),
+    Promote(commands::promote::Args),
 }
 
 fn main() -> ExitCode {
@@ -70,8 +76,14 @@ fn main() -> ExitCode {
             Command::Inspect(a) => commands::inspect::run(&cli.global, a).await,
             Command::Tags(a) => commands::tags::run(&cli.global, a).await,
             Command::Pull(a) => commands::pull::run(&cli.global, a).await,
+            Command::Diff(a) => commands::diff::run(&cli.global, a).await,
+            Command::Normalize(a) => commands::normalize::run(&cli.global, a).await,
             Command::VerifySignatures(a) => commands::verify_signatures::run(&cli.global, a).await,
             Command::Verify(a) => commands::verify::run(&cli.global, a).await,
+            Command::GenerateKeyPair(a) => commands::generate_key_pair::run(&cli.global, a).await,
+            Command::Sign(a) => commands::sign::run(&cli.global, a).await,
+            Command::Nightlies(a) => commands::nightlies::run(&cli.global, a).await,
+            Command::Promote(a) => commands::promote::run(&cli.global, a).await,
         }
     });
     match result {

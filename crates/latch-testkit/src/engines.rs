@@ -56,9 +56,13 @@ pub struct PodmanStorage {
 impl PodmanStorage {
     /// `None` (skipping) when podman is missing or this is not root.
     pub fn new() -> Option<PodmanStorage> {
-        if !need(runs("podman"), "podman is not installed (apt-get install podman)")
-            || !need(is_root(), "podman tests run as root here (rootless needs subuids)")
-        {
+        if !need(
+            runs("podman"),
+            "podman is not installed (apt-get install podman)",
+        ) || !need(
+            is_root(),
+            "podman tests run as root here (rootless needs subuids)",
+        ) {
             return None;
         }
         let dir = tempfile::Builder::new()
@@ -195,7 +199,9 @@ fn ping(sock: &Path) -> bool {
         return false;
     };
     let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-    if s.write_all(b"GET /_ping HTTP/1.0\r\nHost: docker\r\n\r\n").is_err() {
+    if s.write_all(b"GET /_ping HTTP/1.0\r\nHost: docker\r\n\r\n")
+        .is_err()
+    {
         return false;
     }
     let mut out = String::new();
@@ -219,7 +225,9 @@ impl Drop for Dockerd {
         loop {
             match child.try_wait() {
                 Ok(Some(_)) => break,
-                Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(100)),
+                Ok(None) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(100))
+                }
                 _ => {
                     let _ = child.kill();
                     let _ = child.wait();

@@ -25,4 +25,7 @@ pub use updater::{
 
 pub use latch_oci as oci;
 pub use latch_registry as registry;
+pub use latch_runtime as runtime;
+pub use latch_sign as sign;
+pub use latch_store as store;
 pub use latch_trust as trust;

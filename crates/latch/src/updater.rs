@@ -432,8 +432,17 @@ impl Updater {
         }
     }
 
-    fn lock(&self, wait: bool) -> Result<latch_store::StoreLock> {
-        self.store.lock(wait).map_err(store_error)
+    /// Takes the store's lock. Waiting happens on a blocking thread, so that other tasks
+    /// of the application (or a second upgrade in the same process) keep running.
+    async fn lock(&self, wait: bool) -> Result<latch_store::StoreLock> {
+        if !wait {
+            return self.store.lock(false).map_err(store_error);
+        }
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || store.lock(true))
+            .await
+            .map_err(|e| Error::Invalid(format!("waiting for the store lock failed: {e}")))?
+            .map_err(store_error)
     }
 
     /// Upgrades to the newest verified image, or says it is already installed.
@@ -442,7 +451,7 @@ impl Updater {
         opts: &UpgradeOptions,
         progress: &dyn Progress,
     ) -> Result<UpgradeReport> {
-        let _lock = self.lock(opts.wait)?;
+        let _lock = self.lock(opts.wait).await?;
         let now = now_unix();
         let state = self.store.state().map_err(store_error)?;
         let remote = self.fetch_remote(now).await?;
@@ -721,7 +730,7 @@ impl Updater {
 
     /// Fetches, verifies and stores the remote image's signatures without pulling it.
     pub async fn store_signatures(&self) -> Result<StoreReport> {
-        let _lock = self.lock(true)?;
+        let _lock = self.lock(true).await?;
         let remote = self.fetch_remote(now_unix()).await?;
         let digest = remote.manifest.digest().clone();
         let files = self.write_signatures(&digest, &remote.signatures)?;
@@ -742,7 +751,7 @@ impl Updater {
 
     /// Records the user's choice about update checks.
     pub fn set_updates_enabled(&self, enabled: bool) -> Result<()> {
-        let _lock = self.lock(true)?;
+        let _lock = self.store.lock(true).map_err(store_error)?;
         let mut state = self.store.state().map_err(store_error)?;
         state.updates_enabled = Some(enabled);
         self.store.save_state(&state).map_err(store_error)
@@ -796,6 +805,20 @@ impl Updater {
         };
         let unchanged = remote_digest.is_some() && remote_digest == installed;
         if unchanged {
+            // Still `latest`: its newest accepted signature must not be too old either (the
+            // state keeps its log time), or the registry may be withholding updates.
+            if let (Some(max_age), Some(t)) = (self.profile.max_signature_age, state.integrated_time)
+                && now.saturating_sub(t) > max_age.as_secs() as i64
+            {
+                return Err(Error::FreezeSuspected {
+                    detail: format!(
+                        "{} still serves the installed image, whose newest signature was logged {} ago, more than the maximum of {}: the registry may be withholding updates",
+                        self.profile.image,
+                        format_duration(Duration::from_secs(now.saturating_sub(t) as u64)),
+                        format_duration(max_age)
+                    ),
+                });
+            }
             report.remote = remote_digest;
         } else {
             let remote = self.fetch_remote(now).await?;
@@ -812,7 +835,7 @@ impl Updater {
             report.remote = Some(d);
         }
         // Record the check (best effort under the lock: a running upgrade wins).
-        if let Ok(_lock) = self.lock(false) {
+        if let Ok(_lock) = self.store.lock(false) {
             let mut state = self.store.state().map_err(store_error)?;
             let now_u = now.max(0) as u64;
             state.last_check = Some(now_u);

@@ -2,9 +2,15 @@
 
 pub mod check;
 pub mod demo;
+pub mod diff;
+pub mod generate_key_pair;
 pub mod inspect;
+pub mod nightlies;
+pub mod normalize;
 pub mod profile_args;
+pub mod promote;
 pub mod pull;
+pub mod sign;
 pub mod status;
 pub mod store_signatures;
 pub mod tags;

@@ -1,0 +1,50 @@
+//! The releaser's side of Latch: keys, signing, the transparency log, nightlies and
+//! promotion.
+//!
+//! - Keys ([`PrivateKey`]): generated here (ECDSA P-256, as cosign), read from cosign's
+//!   encrypted format (`ENCRYPTED SIGSTORE PRIVATE KEY`, and skopeo's `ENCRYPTED COSIGN
+//!   PRIVATE KEY`), PKCS#8 or SEC1 PEM; written in cosign's format. The password comes
+//!   from `LATCH_PASSWORD` or `COSIGN_PASSWORD`, else the terminal ([`Password`]).
+//! - [`Signer`]: what the flows sign with, so a hardware key can replace a file.
+//! - [`sign()`]: the simple-signing payload, a signature, optionally a Rekor entry
+//!   ([`TlogUploader`]), and a layer appended to the `.sig` manifest, re-read and retried
+//!   when another signer wrote in between; `recursive` signs an index and its manifests.
+//! - [`nightlies()`]: `YYYYMMDD-<version>-<n>-g<commit>` tags, ordered, and the candidate
+//!   for a commit within a maximum age.
+//! - [`promote()`]: after [`latch_trust::verify()`] accepts the digest, its exact manifest
+//!   bytes go under a tag.
+//!
+//! ```no_run
+//! # async fn demo(client: &latch_registry::Client) -> Result<(), Box<dyn std::error::Error>> {
+//! use latch_sign::{Password, PrivateKey, SignOptions, sign};
+//! let key = PrivateKey::load("cosign.key".as_ref(), &mut || {
+//!     Password::for_existing_key("Enter password for private key: ")
+//! })?;
+//! let image = latch_oci::Reference::parse("ghcr.io/org/app@sha256:…")?;
+//! let report = sign(client, &key, &image, &SignOptions::default()).await?;
+//! # let _ = report; Ok(()) }
+//! ```
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod key;
+pub mod nightly;
+pub mod password;
+pub mod promote;
+pub mod sign;
+pub mod signer;
+pub mod sigstore;
+pub mod tlog;
+
+pub use key::{KeyError, KeyFileError, PrivateKey, ScryptParams, SigningAlgorithm, write_key_pair};
+pub use latch_trust::{Policy, PolicyBuilder, PublicKey, TlogMode, Verdict};
+pub use nightly::{
+    NightlyCandidate, NightlyError, NightlyQuery, NightlyReport, NightlyTag, nightlies,
+    parse_duration,
+};
+pub use password::{Password, PasswordError};
+pub use promote::{PromoteError, PromoteReport, promote};
+pub use sign::{SignError, SignOptions, SignReport, SignedManifest, now_unix, sign};
+pub use signer::{Signer, SignerError};
+pub use sigstore::{FetchError, fetch_signatures, signature_reference, signature_tag};
+pub use tlog::{TlogError, TlogUploader};

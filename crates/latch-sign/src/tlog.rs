@@ -1,0 +1,382 @@
+//! Uploading a signature to a Rekor v1-compatible transparency log and turning the
+//! answer into the bundle cosign attaches (`dev.sigstore.cosign/bundle`).
+//!
+//! Request: `POST <url>/api/v1/log/entries` with a proposed `hashedrekord` 0.0.1 entry
+//! (FORMATS.md 5.3): the sha256 of the payload, the base64 signature and the base64 of the
+//! PEM public key. Answer (201, or 409 with a `Location` for an entry logged before): a map
+//! `{uuid: {body, integratedTime, logID, logIndex, verification: {signedEntryTimestamp}}}`.
+//! The returned entry is checked to log exactly this payload, signature and key, and, when
+//! the log's key is given, the SET is verified before anything is stored.
+
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use latch_trust::{PublicKey, RekorBundle, RekorEntry, RekorError, spki_to_pem};
+use reqwest::StatusCode;
+use serde_json::Value;
+use sha2::{Digest as _, Sha256};
+use url::Url;
+
+/// Bound on a Rekor response (real ones are a few KiB).
+pub const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
+/// Path of the entries endpoint.
+pub const ENTRIES_PATH: &str = "/api/v1/log/entries";
+
+/// Why an upload failed or its answer was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum TlogError {
+    /// The log URL is not an absolute http(s) URL.
+    #[error("transparency log URL {url:?} is not usable: {reason}")]
+    BadUrl {
+        /// The URL given.
+        url: String,
+        /// Why.
+        reason: String,
+    },
+    /// The request failed (connection, timeout…).
+    #[error("request to the transparency log {url} failed: {source}")]
+    Http {
+        /// The URL.
+        url: String,
+        /// The client's error.
+        #[source]
+        source: reqwest::Error,
+    },
+    /// The log answered with an error status.
+    #[error("transparency log {url} answered {status}: {message}")]
+    Status {
+        /// The URL.
+        url: String,
+        /// The HTTP status.
+        status: u16,
+        /// The log's `message` (clipped), or the start of its body.
+        message: String,
+    },
+    /// The answer is over [`MAX_RESPONSE_BYTES`].
+    #[error("transparency log {url} sent more than {max} bytes")]
+    TooLarge {
+        /// The URL.
+        url: String,
+        /// The bound.
+        max: usize,
+    },
+    /// The answer is not the log-entry shape.
+    #[error("transparency log {url} sent a malformed entry: {reason}")]
+    BadResponse {
+        /// The URL.
+        url: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The logged entry is not this signature (another payload, signature or key).
+    #[error("transparency log {url} logged something other than this signature: {source}")]
+    NotBound {
+        /// The URL.
+        url: String,
+        /// The failed binding check.
+        #[source]
+        source: RekorError,
+    },
+    /// The SET does not verify with the pinned log key.
+    #[error(
+        "the entry from transparency log {url} does not verify with the pinned log key: {source}"
+    )]
+    SetInvalid {
+        /// The URL.
+        url: String,
+        /// Why.
+        #[source]
+        source: RekorError,
+    },
+}
+
+/// A Rekor v1 client that logs signatures.
+#[derive(Debug, Clone)]
+pub struct TlogUploader {
+    base: Url,
+    http: reqwest::Client,
+    log_keys: Vec<PublicKey>,
+}
+
+impl TlogUploader {
+    /// A client for the log at `url` (`https://rekor.sigstore.dev`, or
+    /// `http://127.0.0.1:PORT` for a test log). Proxies come from the environment.
+    pub fn new(url: &str) -> Result<TlogUploader, TlogError> {
+        let bad = |reason: &str| TlogError::BadUrl {
+            url: url.to_owned(),
+            reason: reason.to_owned(),
+        };
+        let base = Url::parse(url).map_err(|e| bad(&e.to_string()))?;
+        if !matches!(base.scheme(), "http" | "https") || base.host_str().is_none() {
+            return Err(bad("expected http:// or https:// and a host"));
+        }
+        if !base.username().is_empty() || base.password().is_some() {
+            return Err(bad("credentials in the URL are not supported"));
+        }
+        let http = reqwest::Client::builder()
+            .user_agent(format!("latch/{}", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(Duration::from_secs(30))
+            .timeout(Duration::from_secs(120))
+            .build()
+            .map_err(|e| bad(&e.to_string()))?;
+        Ok(TlogUploader {
+            base,
+            http,
+            log_keys: Vec::new(),
+        })
+    }
+
+    /// Pins the log's public key: every SET received is verified with it before use.
+    pub fn with_log_key(mut self, key: PublicKey) -> TlogUploader {
+        self.log_keys.push(key);
+        self
+    }
+
+    /// The log's base URL.
+    pub fn url(&self) -> &str {
+        self.base.as_str()
+    }
+
+    fn endpoint(&self) -> String {
+        format!("{}{ENTRIES_PATH}", self.base.as_str().trim_end_matches('/'))
+    }
+
+    /// Logs `signature` over `payload` by `key` and returns the bundle to attach. `now`
+    /// (unix seconds) bounds `integratedTime` when a log key is pinned (5 minutes of skew).
+    pub async fn upload(
+        &self,
+        payload: &[u8],
+        signature: &[u8],
+        key: &PublicKey,
+        now: i64,
+    ) -> Result<RekorBundle, TlogError> {
+        let url = self.endpoint();
+        let http = |source| TlogError::Http {
+            url: url.clone(),
+            source,
+        };
+        let resp = self
+            .http
+            .post(&url)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .header(reqwest::header::ACCEPT, "application/json")
+            .body(hashedrekord_entry(payload, signature, key))
+            .send()
+            .await
+            .map_err(http)?;
+        let (url, body) =
+            match resp.status() {
+                StatusCode::CREATED => (url.clone(), read_bounded(resp, &url).await?),
+                StatusCode::CONFLICT => {
+                    // Logged before: Rekor points at the existing entry.
+                    let location = resp
+                        .headers()
+                        .get(reqwest::header::LOCATION)
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_owned)
+                        .ok_or_else(|| TlogError::BadResponse {
+                            url: url.clone(),
+                            reason: "409 Conflict without a Location".into(),
+                        })?;
+                    let existing = self.same_origin(&url, &location)?;
+                    let resp = self.http.get(&existing).send().await.map_err(|source| {
+                        TlogError::Http {
+                            url: existing.clone(),
+                            source,
+                        }
+                    })?;
+                    if resp.status() != StatusCode::OK {
+                        return Err(status_error(resp, &existing).await);
+                    }
+                    (existing.clone(), read_bounded(resp, &existing).await?)
+                }
+                _ => return Err(status_error(resp, &url).await),
+            };
+        let bundle = parse_entry_response(&body).map_err(|reason| TlogError::BadResponse {
+            url: url.clone(),
+            reason,
+        })?;
+        let entry = RekorEntry::parse(bundle.body()).map_err(|source| TlogError::NotBound {
+            url: url.clone(),
+            source,
+        })?;
+        entry
+            .check_binding(payload, signature, key)
+            .map_err(|source| TlogError::NotBound {
+                url: url.clone(),
+                source,
+            })?;
+        if !self.log_keys.is_empty() {
+            bundle
+                .verify(payload, signature, key, &self.log_keys, now, 300)
+                .map_err(|source| TlogError::SetInvalid {
+                    url: url.clone(),
+                    source,
+                })?;
+        }
+        Ok(bundle)
+    }
+
+    fn same_origin(&self, from: &str, location: &str) -> Result<String, TlogError> {
+        let bad = |reason: String| TlogError::BadResponse {
+            url: from.to_owned(),
+            reason,
+        };
+        let abs = self
+            .base
+            .join(location)
+            .map_err(|e| bad(format!("bad Location {:?}: {e}", clip(location))))?;
+        if abs.origin() != self.base.origin() {
+            return Err(bad(format!(
+                "Location {:?} points at another host",
+                clip(location)
+            )));
+        }
+        Ok(abs.to_string())
+    }
+}
+
+/// The proposed `hashedrekord` 0.0.1 entry for a signature, as cosign sends it.
+pub fn hashedrekord_entry(payload: &[u8], signature: &[u8], key: &PublicKey) -> String {
+    serde_json::json!({
+        "apiVersion": "0.0.1",
+        "kind": "hashedrekord",
+        "spec": {
+            "data": {"hash": {"algorithm": "sha256", "value": hex::encode(Sha256::digest(payload))}},
+            "signature": {
+                "content": STANDARD.encode(signature),
+                "publicKey": {"content": STANDARD.encode(spki_to_pem(key.der()))},
+            },
+        },
+    })
+    .to_string()
+}
+
+/// Reads Rekor's log-entry answer, `{uuid: {body, integratedTime, logID, logIndex,
+/// verification: {signedEntryTimestamp, …}}}` (exactly one entry), into a bundle.
+pub fn parse_entry_response(bytes: &[u8]) -> Result<RekorBundle, String> {
+    let doc: Value = serde_json::from_slice(bytes).map_err(|e| format!("not JSON: {e}"))?;
+    let map = doc.as_object().ok_or("not a JSON object")?;
+    if map.len() != 1 {
+        return Err(format!("{} entries, expected exactly one", map.len()));
+    }
+    let Some((_uuid, entry)) = map.iter().next() else {
+        return Err("no entry".into());
+    };
+    let field = |name: &str| entry.get(name).ok_or(format!("entry has no {name}"));
+    let b64 = |v: &Value, name: &str| {
+        v.as_str()
+            .ok_or(format!("{name} is not a string"))
+            .and_then(|s| {
+                STANDARD
+                    .decode(s)
+                    .map_err(|_| format!("{name} is not base64"))
+            })
+    };
+    let body = b64(field("body")?, "body")?;
+    let integrated_time = field("integratedTime")?
+        .as_i64()
+        .ok_or("integratedTime is not an integer")?;
+    let log_index = field("logIndex")?
+        .as_i64()
+        .filter(|i| *i >= 0)
+        .ok_or("logIndex is not a non-negative integer")?;
+    let log_id = field("logID")?
+        .as_str()
+        .filter(|s| s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit()))
+        .ok_or("logID is not 64 hex digits")?;
+    let set = b64(
+        field("verification")?
+            .get("signedEntryTimestamp")
+            .ok_or("verification has no signedEntryTimestamp")?,
+        "verification.signedEntryTimestamp",
+    )?;
+    Ok(RekorBundle::new(
+        set,
+        body,
+        integrated_time,
+        log_index,
+        log_id.to_ascii_lowercase(),
+    ))
+}
+
+async fn read_bounded(mut resp: reqwest::Response, url: &str) -> Result<Vec<u8>, TlogError> {
+    let mut out = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(|source| TlogError::Http {
+        url: url.to_owned(),
+        source,
+    })? {
+        if out.len() + chunk.len() > MAX_RESPONSE_BYTES {
+            return Err(TlogError::TooLarge {
+                url: url.to_owned(),
+                max: MAX_RESPONSE_BYTES,
+            });
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok(out)
+}
+
+async fn status_error(resp: reqwest::Response, url: &str) -> TlogError {
+    let status = resp.status().as_u16();
+    let body = read_bounded(resp, url).await.unwrap_or_default();
+    let message = serde_json::from_slice::<Value>(&body)
+        .ok()
+        .and_then(|v| v.get("message").and_then(Value::as_str).map(clip))
+        .unwrap_or_else(|| clip(&String::from_utf8_lossy(&body)));
+    TlogError::Status {
+        url: url.to_owned(),
+        status,
+        message,
+    }
+}
+
+fn clip(s: &str) -> String {
+    const MAX: usize = 200;
+    if s.len() <= MAX {
+        return s.to_owned();
+    }
+    let mut end = MAX;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_real_shape() {
+        let body = STANDARD.encode(br#"{"apiVersion":"0.0.1"}"#);
+        let doc = format!(
+            r#"{{"24296fb24b8ad77a":{{"body":"{body}","integratedTime":1700000000,"logID":"{}","logIndex":42,"verification":{{"inclusionProof":{{}},"signedEntryTimestamp":"AQI="}}}}}}"#,
+            "c0".repeat(32)
+        );
+        let b = parse_entry_response(doc.as_bytes()).unwrap();
+        assert_eq!(b.log_index(), 42);
+        assert_eq!(b.integrated_time(), 1700000000);
+        assert_eq!(b.signed_entry_timestamp(), &[1, 2]);
+        for bad in [
+            "[]",
+            "{}",
+            r#"{"a":{},"b":{}}"#,
+            r#"{"a":{"body":"e30=","integratedTime":1,"logID":"00","logIndex":1,"verification":{"signedEntryTimestamp":"AQ=="}}}"#,
+            r#"{"a":{"body":"e30=","integratedTime":1,"logID":"c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0","logIndex":-1,"verification":{"signedEntryTimestamp":"AQ=="}}}"#,
+            r#"{"a":{"body":"%%","integratedTime":1,"logID":"c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0","logIndex":1,"verification":{"signedEntryTimestamp":"AQ=="}}}"#,
+            r#"{"a":{"body":"e30=","integratedTime":1,"logID":"c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0","logIndex":1,"verification":{}}}"#,
+        ] {
+            assert!(parse_entry_response(bad.as_bytes()).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn bad_urls() {
+        for u in ["", "rekor.example", "ftp://x/", "https://u:p@x/"] {
+            assert!(TlogUploader::new(u).is_err(), "{u}");
+        }
+        assert!(TlogUploader::new("http://127.0.0.1:3000").is_ok());
+    }
+}
