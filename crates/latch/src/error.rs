@@ -106,6 +106,9 @@ pub enum Error {
     /// An upgrade stopped after a step (crash-safety tests).
     #[error("upgrade interrupted after step {0:?}")]
     Interrupted(crate::updater::Step),
+    /// An air-gap archive was refused before anything was loaded.
+    #[error(transparent)]
+    Archive(Box<crate::archive::ArchiveError>),
     /// A profile that cannot be used.
     #[error("profile: {0}")]
     Profile(String),

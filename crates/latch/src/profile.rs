@@ -184,6 +184,8 @@ pub struct Overrides {
     pub platform: Option<String>,
     /// `--source-layout`.
     pub source_layout: Option<PathBuf>,
+    /// `--bundled-archive`.
+    pub bundled_archive: Option<PathBuf>,
 }
 
 impl ProfileFile {
@@ -324,7 +326,10 @@ impl Profile {
             runtime,
             data_dir,
             source,
-            bundled_archive: file.source.archive.as_deref().map(|a| relative(base, a)),
+            bundled_archive: o
+                .bundled_archive
+                .clone()
+                .or_else(|| file.source.archive.as_deref().map(|a| relative(base, a))),
             policy,
             rollback_floor: o.rollback_floor.or(t.rollback_floor),
             version_annotation: t.version_annotation.clone(),

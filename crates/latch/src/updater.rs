@@ -176,14 +176,18 @@ pub struct StatusReport {
     pub next_check: Option<u64>,
 }
 
-/// A remote image, fetched and verified, not yet installed.
-struct Remote {
-    manifest: ManifestBytes,
-    platform_digest: Option<Digest>,
-    verification: Verification,
+/// An image fetched (or unpacked) and verified, not yet installed.
+pub(crate) struct Remote {
+    /// The manifest the signatures name.
+    pub manifest: ManifestBytes,
+    /// The platform manifest chosen from it, when it is an index.
+    pub platform_digest: Option<Digest>,
+    /// The verification.
+    pub verification: Verification,
     /// Accepted signatures, with the store id of the key that made each.
-    signatures: Vec<(String, Signature)>,
-    layout: Option<(OciLayout, Descriptor)>,
+    pub signatures: Vec<(String, Signature)>,
+    /// Where to load it from instead of pulling it (a mirror, an unpacked archive).
+    pub layout: Option<(OciLayout, Descriptor)>,
 }
 
 /// Keeps one application's image current. Built from a [`Profile`].
@@ -235,17 +239,27 @@ impl Updater {
         &self.runtime
     }
 
+    /// The trust policy, keys read.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// The registry client.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
     /// The signature store.
     pub fn store(&self) -> &Store {
         &self.store
     }
 
-    fn repository(&self) -> Reference {
+    pub(crate) fn repository(&self) -> Reference {
         self.profile.image.repository_only()
     }
 
     /// Fetches the image the profile follows and its signatures, and verifies them.
-    async fn fetch_remote(&self, now: i64) -> Result<Remote> {
+    pub(crate) async fn fetch_remote(&self, now: i64) -> Result<Remote> {
         let image = &self.profile.image;
         let (manifest, candidates, layout, location) = match &self.profile.source {
             Source::Registry => {
@@ -314,7 +328,7 @@ impl Updater {
     /// Refuses a verdict older than what was accepted before (unless `force`), on every
     /// ratchet the state keeps: the global log index floor (Dangerzone's), the index per
     /// log, the integrated time across logs, and the signed version.
-    fn check_rollback(
+    pub(crate) fn check_rollback(
         &self,
         state: &State,
         verdict: &Verdict,
@@ -434,7 +448,7 @@ impl Updater {
 
     /// Takes the store's lock. Waiting happens on a blocking thread, so that other tasks
     /// of the application (or a second upgrade in the same process) keep running.
-    async fn lock(&self, wait: bool) -> Result<latch_store::StoreLock> {
+    pub(crate) async fn lock(&self, wait: bool) -> Result<latch_store::StoreLock> {
         if !wait {
             return self.store.lock(false).map_err(store_error);
         }
@@ -455,6 +469,22 @@ impl Updater {
         let now = now_unix();
         let state = self.store.state().map_err(store_error)?;
         let remote = self.fetch_remote(now).await?;
+        self.install_remote(state, remote, now, opts, progress, true)
+            .await
+    }
+
+    /// Everything after a remote image is fetched and verified: the rollback (and, for a
+    /// registry, freeze) checks, installation, and the writes that make it the installed
+    /// image. The caller holds the lock.
+    pub(crate) async fn install_remote(
+        &self,
+        state: State,
+        remote: Remote,
+        now: i64,
+        opts: &UpgradeOptions,
+        progress: &dyn Progress,
+        freeze_check: bool,
+    ) -> Result<UpgradeReport> {
         let digest = remote.manifest.digest().clone();
         let verdict = remote.verification.verdict.clone();
         let mut warnings = Vec::new();
@@ -465,7 +495,9 @@ impl Updater {
             ));
         }
         self.check_rollback(&state, &verdict, opts.force, &mut warnings)?;
-        self.check_freeze(&verdict, now)?;
+        if freeze_check {
+            self.check_freeze(&verdict, now)?;
+        }
         interrupt(opts, Step::Verified)?;
         let repository = self.repository();
         let previous = state
@@ -807,7 +839,8 @@ impl Updater {
         if unchanged {
             // Still `latest`: its newest accepted signature must not be too old either (the
             // state keeps its log time), or the registry may be withholding updates.
-            if let (Some(max_age), Some(t)) = (self.profile.max_signature_age, state.integrated_time)
+            if let (Some(max_age), Some(t)) =
+                (self.profile.max_signature_age, state.integrated_time)
                 && now.saturating_sub(t) > max_age.as_secs() as i64
             {
                 return Err(Error::FreezeSuspected {
@@ -887,7 +920,7 @@ impl Updater {
 
 /// The signatures of an OCI layout mirror: the manifest named `sha256-<hex>.sig` (as a
 /// registry tag would be), and any `cosign save` entry of kind `sigs`.
-fn layout_signatures(layout: &OciLayout, digest: &Digest) -> Result<Vec<Candidate>> {
+pub(crate) fn layout_signatures(layout: &OciLayout, digest: &Digest) -> Result<Vec<Candidate>> {
     let index = layout.index().map_err(|e| Error::Invalid(e.to_string()))?;
     let sig_name = format!("{}.sig", digest.tag_form());
     let mut out = Vec::new();
@@ -918,7 +951,10 @@ fn layout_signatures(layout: &OciLayout, digest: &Digest) -> Result<Vec<Candidat
 }
 
 /// The accepted signatures with the store id of the key that made each.
-fn accepted_signatures(verdict: &Verdict, candidates: &[Candidate]) -> Vec<(String, Signature)> {
+pub(crate) fn accepted_signatures(
+    verdict: &Verdict,
+    candidates: &[Candidate],
+) -> Vec<(String, Signature)> {
     verdict
         .accepted()
         .filter_map(|a: &Accepted| match candidates.get(a.index) {
@@ -957,7 +993,7 @@ fn interrupt(opts: &UpgradeOptions, step: Step) -> Result<()> {
     Ok(())
 }
 
-fn store_error(e: StoreError) -> Error {
+pub(crate) fn store_error(e: StoreError) -> Error {
     match e {
         StoreError::Locked(dir) => Error::Locked(dir),
         StoreError::Corrupt { path, detail } => Error::StoreCorrupt {

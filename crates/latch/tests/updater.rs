@@ -5,131 +5,12 @@
 
 mod common;
 
-use std::path::PathBuf;
-
-use common::{LogPosition, TestKey, make_signature, push_signatures};
-use latch::oci::{Digest, Reference};
-use latch::registry::{Client, ClientOptions, CredentialSource, NoProgress};
+use common::{LogPosition, TestKey, World, make_signature, now, push_signatures};
+use latch::oci::Digest;
+use latch::registry::NoProgress;
 use latch::runtime::{CliKind, CliRuntime, Runtime};
-use latch::{Error, Overrides, Profile, Step, Updater, UpgradeOptions};
-use latch_testkit::{
-    DigestHeader, Dockerd, Fault, ImageBuilder, Peers, PodmanStorage, Proxy, Registry, run,
-};
-
-struct World {
-    reg: Registry,
-    tmp: tempfile::TempDir,
-    client: Client,
-    key: TestKey,
-    log: TestKey,
-    repo: String,
-}
-
-const VERSION: &str = "org.opencontainers.image.version";
-
-impl World {
-    fn new() -> World {
-        let reg = Registry::start();
-        let tmp = tempfile::tempdir().unwrap();
-        let key = TestKey::generate(&tmp.path().join("keys"), "signer");
-        let log = TestKey::generate(&tmp.path().join("keys"), "rekor");
-        let client = Client::new(ClientOptions {
-            credentials: CredentialSource::None,
-            ..ClientOptions::default()
-        })
-        .unwrap();
-        let repo = format!("{}/app/sandbox", reg.host());
-        World {
-            reg,
-            tmp,
-            client,
-            key,
-            log,
-            repo,
-        }
-    }
-
-    fn data(&self) -> PathBuf {
-        self.tmp.path().join("data")
-    }
-
-    fn overrides(&self) -> Overrides {
-        Overrides {
-            image: Some(format!("{}:latest", self.repo)),
-            keys: vec![self.key.public_path.clone()],
-            rekor_keys: vec![self.log.public_path.clone()],
-            data_dir: Some(self.data()),
-            ..Overrides::default()
-        }
-    }
-
-    fn updater(&self) -> Updater {
-        self.updater_with(self.overrides())
-    }
-
-    fn updater_with(&self, o: Overrides) -> Updater {
-        let opts = ClientOptions {
-            credentials: CredentialSource::None,
-            ..ClientOptions::default()
-        };
-        Updater::with_client_options(Profile::from_overrides(o).unwrap(), opts).unwrap()
-    }
-
-    fn reference(&self, tag: &str) -> Reference {
-        Reference::parse(&format!("{}:{tag}", self.repo)).unwrap()
-    }
-
-    /// Builds a multi-platform image (distinct per `seed`), pushes it as `tag`, and
-    /// returns its index digest (unsigned).
-    fn push_image(&self, seed: u64, tag: &str) -> Digest {
-        let dir = self.tmp.path().join(format!("img-{seed}"));
-        let index = ImageBuilder::new()
-            .seed(seed)
-            .gzip_layer(20_000)
-            .build_multi_arch(&dir, tag);
-        index.push(&self.reference(tag).to_string());
-        index.digest().clone()
-    }
-
-    /// Signs `digest` with the trusted key, logged at `index`/`time`, with a version.
-    async fn sign(&self, digest: &Digest, index: i64, time: i64, version: &str) {
-        let sig = make_signature(
-            &self.key,
-            &self.repo,
-            digest,
-            Some((&self.log, LogPosition { index, time })),
-            &[(VERSION, version)],
-        );
-        push_signatures(&self.client, &self.reference("latest"), digest, &[sig]).await;
-    }
-
-    /// A signed image published as `latest`.
-    async fn publish(&self, seed: u64, index: i64, version: &str) -> Digest {
-        let d = self.push_image(seed, "latest");
-        self.sign(&d, index, now() - 60, version).await;
-        d
-    }
-
-    /// Points `latest` at the manifest of `digest`.
-    async fn retag_latest(&self, digest: &Digest) {
-        let m = self
-            .client
-            .get_manifest(&self.reference("latest").with_digest(digest.clone()))
-            .await
-            .unwrap();
-        self.client
-            .put_manifest(&self.reference("latest"), "latest", &m)
-            .await
-            .unwrap();
-    }
-}
-
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
+use latch::{Error, Step, Updater, UpgradeOptions};
+use latch_testkit::{DigestHeader, Dockerd, Fault, ImageBuilder, Peers, PodmanStorage, Proxy, run};
 
 async fn installs(u: &Updater) -> Digest {
     let r = u
@@ -411,7 +292,10 @@ async fn stale_signatures_are_a_possible_freeze() {
     o.max_signature_age = Some("30m".into());
     let err = w.updater_with(o).check(true).await.unwrap_err();
     assert!(matches!(err, Error::FreezeSuspected { .. }), "{err}");
-    assert!(err.to_string().contains("still serves the installed image"), "{err}");
+    assert!(
+        err.to_string().contains("still serves the installed image"),
+        "{err}"
+    );
 }
 
 #[tokio::test]

@@ -52,6 +52,10 @@ pub struct ProfileArgs {
     /// instead of the registry; verified the same way.
     #[arg(long, value_name = "DIR")]
     pub source_layout: Option<PathBuf>,
+    /// An air-gap archive shipped with the application ("full" packages), installed by
+    /// `latch install` when it is newer than what is installed.
+    #[arg(long, value_name = "FILE")]
+    pub bundled_archive: Option<PathBuf>,
 }
 
 impl ProfileArgs {
@@ -69,6 +73,7 @@ impl ProfileArgs {
             data_dir: self.data_dir.clone(),
             platform: self.platform.clone(),
             source_layout: self.source_layout.clone(),
+            bundled_archive: self.bundled_archive.clone(),
         }
     }
 

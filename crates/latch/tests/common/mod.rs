@@ -11,8 +11,10 @@ use base64::engine::general_purpose::STANDARD;
 use latch::oci::{
     Descriptor, Digest, ImageManifest, ManifestBytes, OciLayout, Reference, media_types as mt,
 };
-use latch::registry::Client;
+use latch::registry::{Client, ClientOptions, CredentialSource};
 use latch::trust::{RekorBundle, Signature, SimpleSigning, spki_to_pem};
+use latch::{Overrides, Profile, Updater};
+use latch_testkit::{ImageBuilder, Registry};
 
 /// A P-256 key pair with its PEM files written to a directory.
 pub struct TestKey {
@@ -175,4 +177,120 @@ pub fn write_layout_signatures(layout: &OciLayout, digest: &Digest, signatures: 
             Some(&format!("{}.sig", digest.tag_form())),
         )
         .unwrap();
+}
+
+/// A registry, a trusted key, a test log, and a data directory: what updater tests share.
+pub struct World {
+    pub reg: Registry,
+    pub tmp: tempfile::TempDir,
+    pub client: Client,
+    pub key: TestKey,
+    pub log: TestKey,
+    pub repo: String,
+}
+
+pub const VERSION: &str = "org.opencontainers.image.version";
+
+impl World {
+    pub fn new() -> World {
+        let reg = Registry::start();
+        let tmp = tempfile::tempdir().unwrap();
+        let key = TestKey::generate(&tmp.path().join("keys"), "signer");
+        let log = TestKey::generate(&tmp.path().join("keys"), "rekor");
+        let client = Client::new(ClientOptions {
+            credentials: CredentialSource::None,
+            ..ClientOptions::default()
+        })
+        .unwrap();
+        let repo = format!("{}/app/sandbox", reg.host());
+        World {
+            reg,
+            tmp,
+            client,
+            key,
+            log,
+            repo,
+        }
+    }
+
+    pub fn data(&self) -> PathBuf {
+        self.tmp.path().join("data")
+    }
+
+    pub fn overrides(&self) -> Overrides {
+        Overrides {
+            image: Some(format!("{}:latest", self.repo)),
+            keys: vec![self.key.public_path.clone()],
+            rekor_keys: vec![self.log.public_path.clone()],
+            data_dir: Some(self.data()),
+            ..Overrides::default()
+        }
+    }
+
+    pub fn updater(&self) -> Updater {
+        self.updater_with(self.overrides())
+    }
+
+    pub fn updater_with(&self, o: Overrides) -> Updater {
+        let opts = ClientOptions {
+            credentials: CredentialSource::None,
+            ..ClientOptions::default()
+        };
+        Updater::with_client_options(Profile::from_overrides(o).unwrap(), opts).unwrap()
+    }
+
+    pub fn reference(&self, tag: &str) -> Reference {
+        Reference::parse(&format!("{}:{tag}", self.repo)).unwrap()
+    }
+
+    /// Builds a multi-platform image (distinct per `seed`), pushes it as `tag`, and
+    /// returns its index digest (unsigned).
+    pub fn push_image(&self, seed: u64, tag: &str) -> Digest {
+        let dir = self.tmp.path().join(format!("img-{seed}"));
+        let index = ImageBuilder::new()
+            .seed(seed)
+            .gzip_layer(20_000)
+            .build_multi_arch(&dir, tag);
+        index.push(&self.reference(tag).to_string());
+        index.digest().clone()
+    }
+
+    /// Signs `digest` with the trusted key, logged at `index`/`time`, with a version.
+    pub async fn sign(&self, digest: &Digest, index: i64, time: i64, version: &str) {
+        let sig = make_signature(
+            &self.key,
+            &self.repo,
+            digest,
+            Some((&self.log, LogPosition { index, time })),
+            &[(VERSION, version)],
+        );
+        push_signatures(&self.client, &self.reference("latest"), digest, &[sig]).await;
+    }
+
+    /// A signed image published as `latest`.
+    pub async fn publish(&self, seed: u64, index: i64, version: &str) -> Digest {
+        let d = self.push_image(seed, "latest");
+        self.sign(&d, index, now() - 60, version).await;
+        d
+    }
+
+    /// Points `latest` at the manifest of `digest`.
+    pub async fn retag_latest(&self, digest: &Digest) {
+        let m = self
+            .client
+            .get_manifest(&self.reference("latest").with_digest(digest.clone()))
+            .await
+            .unwrap();
+        self.client
+            .put_manifest(&self.reference("latest"), "latest", &m)
+            .await
+            .unwrap();
+    }
+}
+
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
 }
