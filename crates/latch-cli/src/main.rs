@@ -50,6 +50,8 @@ enum Command {
     Normalize(commands::normalize::Args),
     VerifySignatures(commands::verify_signatures::Args),
     Verify(commands::verify::Args),
+    VerifyBundle(commands::verify_bundle::Args),
+    VerifyAttestation(commands::verify_attestation::Args),
     GenerateKeyPair(commands::generate_key_pair::Args),
     Sign(commands::sign::Args),
     Nightlies(commands::nightlies::Args),
@@ -86,6 +88,10 @@ fn main() -> ExitCode {
             Command::Normalize(a) => commands::normalize::run(&cli.global, a).await,
             Command::VerifySignatures(a) => commands::verify_signatures::run(&cli.global, a).await,
             Command::Verify(a) => commands::verify::run(&cli.global, a).await,
+            Command::VerifyBundle(a) => commands::verify_bundle::run(&cli.global, a).await,
+            Command::VerifyAttestation(a) => {
+                commands::verify_attestation::run(&cli.global, a).await
+            }
             Command::GenerateKeyPair(a) => commands::generate_key_pair::run(&cli.global, a).await,
             Command::Sign(a) => commands::sign::run(&cli.global, a).await,
             Command::Nightlies(a) => commands::nightlies::run(&cli.global, a).await,
@@ -95,6 +101,9 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
+            if std::env::args_os().any(|a| a == "--json") {
+                output::print_json_error(&e);
+            }
             output::print_error(&e);
             ExitCode::FAILURE
         }

@@ -15,10 +15,38 @@ pub fn print_error(e: &AnyError) {
     }
 }
 
-/// Prints a value as pretty JSON on stdout.
+/// Version of the `--json` contract (docs/json.md). Every document carries it as
+/// `json_version`; it changes only when a field is removed or changes meaning.
+pub const JSON_VERSION: u32 = 1;
+
+/// Prints a value as pretty JSON on stdout, with `json_version` added.
 pub fn print_json<T: serde::Serialize>(value: &T) -> Result<(), AnyError> {
-    println!("{}", serde_json::to_string_pretty(value)?);
+    let mut v = serde_json::to_value(value)?;
+    if let serde_json::Value::Object(map) = &mut v {
+        map.insert("json_version".into(), JSON_VERSION.into());
+    }
+    println!("{}", serde_json::to_string_pretty(&v)?);
     Ok(())
+}
+
+/// The error document printed on stdout under `--json`: `{"json_version", "error":
+/// {"kind", "message", "causes"}}`.
+pub fn print_json_error(e: &AnyError) {
+    let kind = e
+        .downcast_ref::<latch::Error>()
+        .map(latch::Error::kind)
+        .unwrap_or("invalid");
+    let mut causes = Vec::new();
+    let mut source = e.source();
+    while let Some(s) = source {
+        causes.push(s.to_string());
+        source = s.source();
+    }
+    let doc = serde_json::json!({
+        "json_version": JSON_VERSION,
+        "error": {"kind": kind, "message": e.to_string(), "causes": causes},
+    });
+    println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
 }
 
 /// `1234567` → `1.2 MB`.

@@ -7,6 +7,29 @@ use std::path::Path;
 /// Writes `bytes` to `path` atomically: a temporary file in the same directory, fsync,
 /// rename over `path`, then fsync of the directory so the rename itself is durable.
 pub fn atomic_write(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    write_atomically(path, bytes, false)
+}
+
+/// [`atomic_write`] for secrets: the file is readable by its owner only (mode 0600 on
+/// Unix) from the moment it exists.
+pub fn atomic_write_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    write_atomically(path, bytes, true)
+}
+
+fn create_file(path: &Path, private: bool) -> io::Result<File> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    if private {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        opts.mode(0o600);
+    }
+    #[cfg(not(unix))]
+    let _ = private;
+    opts.open(path)
+}
+
+fn write_atomically(path: &Path, bytes: &[u8], private: bool) -> io::Result<()> {
     let dir = parent_dir(path);
     let name = path
         .file_name()
@@ -18,7 +41,7 @@ pub fn atomic_write(path: &Path, bytes: &[u8]) -> io::Result<()> {
         unique_suffix()
     ));
     let result = (|| {
-        let mut f = File::create(&tmp)?;
+        let mut f = create_file(&tmp, private)?;
         f.write_all(bytes)?;
         f.sync_all()?;
         drop(f);
@@ -83,6 +106,17 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names.len(), 1, "{names:?}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn private_files_are_owner_only() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("secret");
+        atomic_write_private(&p, b"token").unwrap();
+        assert_eq!(fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(fs::read(&p).unwrap(), b"token");
     }
 
     #[test]

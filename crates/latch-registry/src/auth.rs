@@ -3,8 +3,9 @@
 //! The registry says how to authenticate: `Basic realm=…` or `Bearer realm=…,service=…,
 //! scope=…`. The token endpoint is whatever `realm` names; nothing here guesses a path.
 
-use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
 
 /// One authentication challenge.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -139,39 +140,98 @@ fn split_challenges(value: &str) -> Vec<(String, Params)> {
     out
 }
 
-/// A cached bearer token.
-#[derive(Clone)]
+/// A cached bearer token, valid until `expires_at` (unix seconds).
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
 pub(crate) struct CachedToken {
+    pub host: String,
+    pub scope: String,
     pub token: String,
-    pub expires: Instant,
+    pub expires_at: u64,
 }
 
-/// Tokens by (registry host, scope), reused until shortly before they expire.
-#[derive(Default)]
+/// A host's token endpoint, learnt from its challenge.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct Realm {
+    pub realm: String,
+    pub service: Option<String>,
+}
+
+/// Tokens by (registry host, scope), reused until shortly before they expire, and the
+/// token endpoints of hosts that asked for bearer auth. With a file it survives the
+/// process, so that a periodic check costs the registry one request.
+#[derive(Default, serde::Serialize, serde::Deserialize)]
 pub(crate) struct TokenCache {
-    tokens: HashMap<(String, String), CachedToken>,
+    #[serde(default)]
+    version: u32,
+    #[serde(default)]
+    realms: BTreeMap<String, Realm>,
+    #[serde(default)]
+    tokens: Vec<CachedToken>,
+}
+
+pub(crate) fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 impl TokenCache {
+    /// Reads a cache file. A missing, unreadable or malformed file is an empty cache: it
+    /// only ever saves requests, and is rewritten on the next token.
+    pub fn load(path: &Path) -> TokenCache {
+        let Ok(bytes) = latch_oci::layout::read_bounded(path, 1024 * 1024) else {
+            return TokenCache::default();
+        };
+        let mut c: TokenCache = serde_json::from_slice(&bytes).unwrap_or_default();
+        let now = unix_now();
+        c.tokens.retain(|t| t.expires_at > now);
+        c
+    }
+
+    /// Writes the cache, readable by its owner only (tokens are secrets).
+    pub fn save(&self, path: &Path) -> std::io::Result<()> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let bytes = serde_json::to_vec(self).map_err(std::io::Error::other)?;
+        latch_oci::fsutil::atomic_write_private(path, &bytes)
+    }
+
     pub fn get(&self, host: &str, scope: &str) -> Option<String> {
-        let t = self.tokens.get(&(host.to_owned(), scope.to_owned()))?;
-        (Instant::now() < t.expires).then(|| t.token.clone())
+        let now = unix_now();
+        self.tokens
+            .iter()
+            .find(|t| t.host == host && t.scope == scope && t.expires_at > now)
+            .map(|t| t.token.clone())
     }
 
     pub fn put(&mut self, host: &str, scope: &str, token: String, lifetime: Duration) {
         // Keep a margin so a token is not sent in its last seconds.
         let margin = Duration::from_secs(10).min(lifetime / 4);
-        self.tokens.insert(
-            (host.to_owned(), scope.to_owned()),
-            CachedToken {
-                token,
-                expires: Instant::now() + lifetime.saturating_sub(margin),
-            },
-        );
+        let expires_at = unix_now() + lifetime.saturating_sub(margin).as_secs();
+        self.forget(host, scope);
+        let now = unix_now();
+        self.tokens.retain(|t| t.expires_at > now);
+        self.tokens.push(CachedToken {
+            host: host.to_owned(),
+            scope: scope.to_owned(),
+            token,
+            expires_at,
+        });
     }
 
     pub fn forget(&mut self, host: &str, scope: &str) {
-        self.tokens.remove(&(host.to_owned(), scope.to_owned()));
+        self.tokens.retain(|t| !(t.host == host && t.scope == scope));
+    }
+
+    pub fn realm(&self, host: &str) -> Option<Realm> {
+        self.realms.get(host).cloned()
+    }
+
+    /// Records a host's token endpoint; true if it is new.
+    pub fn set_realm(&mut self, host: &str, realm: Realm) -> bool {
+        self.realms.insert(host.to_owned(), realm.clone()) != Some(realm)
     }
 }
 
@@ -270,5 +330,28 @@ mod tests {
         c.forget("h", "repository:a:pull");
         assert!(c.get("h", "repository:a:pull").is_none());
         assert!(!format!("{c:?}").contains("t1"));
+    }
+
+    #[test]
+    fn token_cache_survives_a_restart_and_drops_expired_tokens() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub/auth.json");
+        let mut c = TokenCache::default();
+        c.put("h", "s", "secret".into(), Duration::from_secs(300));
+        c.put("h", "old", "stale".into(), Duration::from_secs(0));
+        assert!(c.set_realm("h", Realm { realm: "https://h/token".into(), service: Some("h".into()) }));
+        c.save(&path).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600);
+        }
+        let back = TokenCache::load(&path);
+        assert_eq!(back.get("h", "s").as_deref(), Some("secret"));
+        assert!(back.get("h", "old").is_none());
+        assert_eq!(back.realm("h").unwrap().realm, "https://h/token");
+        std::fs::write(&path, b"{not json").unwrap();
+        assert!(TokenCache::load(&path).get("h", "s").is_none(), "garbage is an empty cache");
     }
 }

@@ -15,7 +15,7 @@ use reqwest::header::{self, HeaderMap, HeaderValue};
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _, AsyncWriteExt as _};
 
-use crate::auth::{Challenge, TokenCache, TokenResponse, parse_challenges};
+use crate::auth::{Challenge, Realm, TokenCache, TokenResponse, parse_challenges};
 use crate::credentials::{self, CredentialSource, Credentials};
 use crate::error::{RegistryError, Result};
 use crate::progress::Progress;
@@ -50,6 +50,10 @@ pub struct ClientOptions {
     pub read_timeout: Duration,
     /// `User-Agent`.
     pub user_agent: String,
+    /// A file where bearer tokens and token endpoints are kept between runs (mode
+    /// 0600), so that a periodic check sends its one request with a valid token instead
+    /// of pinging `/v2/` and asking for a token first.
+    pub auth_cache: Option<std::path::PathBuf>,
 }
 
 impl Default for ClientOptions {
@@ -64,6 +68,7 @@ impl Default for ClientOptions {
             connect_timeout: Duration::from_secs(30),
             read_timeout: Duration::from_secs(60),
             user_agent: format!("latch/{}", env!("CARGO_PKG_VERSION")),
+            auth_cache: None,
         }
     }
 }
@@ -128,9 +133,6 @@ struct Inner {
     tokens: Mutex<TokenCache>,
     /// Hosts that asked for basic auth, with the credentials that worked.
     basic: Mutex<HashMap<String, Credentials>>,
-    /// Token endpoints (realm, service) of hosts that asked for bearer auth, so that a
-    /// token for a new scope is fetched before the request instead of after a 401.
-    bearer: Mutex<HashMap<String, (String, Option<String>)>>,
     /// One token fetch at a time per (host, scope): parallel blob requests share it.
     flights: Mutex<HashMap<(String, String), Flight>>,
 }
@@ -159,13 +161,17 @@ impl Client {
             .read_timeout(opts.read_timeout)
             .build()
             .map_err(|e| RegistryError::Config(e.to_string()))?;
+        let tokens = opts
+            .auth_cache
+            .as_deref()
+            .map(TokenCache::load)
+            .unwrap_or_default();
         Ok(Client {
             inner: Arc::new(Inner {
                 http,
                 opts,
-                tokens: Mutex::new(TokenCache::default()),
+                tokens: Mutex::new(tokens),
                 basic: Mutex::new(HashMap::new()),
-                bearer: Mutex::new(HashMap::new()),
                 flights: Mutex::new(HashMap::new()),
             }),
         })
@@ -266,8 +272,8 @@ impl Client {
         let scope = format!("repository:{}:{}", reference.repository(), access.actions());
         let mut auth = self.cached_auth(&host, &scope);
         if auth.is_none() {
-            let known = lock(&self.inner.bearer).get(&host).cloned();
-            if let Some((realm, service)) = known {
+            let known = lock(&self.inner.tokens).realm(&host);
+            if let Some(Realm { realm, service }) = known {
                 let token = self
                     .token_for(reference, &realm, service.as_deref(), &scope, None, None)
                     .await?;
@@ -301,7 +307,16 @@ impl Client {
             .iter()
             .find(|c| matches!(c, Challenge::Bearer { .. }))
         {
-            lock(&self.inner.bearer).insert(host.clone(), (realm.clone(), service.clone()));
+            let new_realm = lock(&self.inner.tokens).set_realm(
+                &host,
+                Realm {
+                    realm: realm.clone(),
+                    service: service.clone(),
+                },
+            );
+            if new_realm {
+                self.save_auth_cache();
+            }
             let token = self
                 .token_for(
                     reference,
@@ -379,6 +394,14 @@ impl Client {
         .await?;
         self.fetch_token(&host, realm, service, scope, asked, creds.as_ref())
             .await
+    }
+
+    /// Writes the token cache to its file, if it has one. Best effort: a cache that
+    /// cannot be written only costs requests later.
+    fn save_auth_cache(&self) {
+        if let Some(path) = &self.inner.opts.auth_cache {
+            let _ = lock(&self.inner.tokens).save(path);
+        }
     }
 
     fn cached_auth(&self, host: &str, scope: &str) -> Option<String> {
@@ -497,6 +520,7 @@ impl Client {
         // The spec's default lifetime is 60 s.
         let lifetime = Duration::from_secs(t.expires_in.unwrap_or(60).max(1));
         lock(&self.inner.tokens).put(host, scope, token.clone(), lifetime);
+        self.save_auth_cache();
         Ok(token)
     }
 

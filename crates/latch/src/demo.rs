@@ -72,6 +72,7 @@ pub fn profile(o: Overrides) -> Result<Profile> {
             rollback_floor: None,
             version_annotation: Some(DEMO_VERSION_ANNOTATION.into()),
             max_signature_age: None,
+            identities: Vec::new(),
         },
         updates: UpdatesSection::default(),
     };

@@ -109,6 +109,18 @@ pub enum Error {
     /// An air-gap archive was refused before anything was loaded.
     #[error(transparent)]
     Archive(Box<crate::archive::ArchiveError>),
+    /// A Sigstore bundle, trusted root or identity policy was refused (the error names
+    /// the bundle and the claim that failed).
+    #[error(transparent)]
+    Sigstore(#[from] latch_sigstore::Error),
+    /// No attestation of the digest satisfies the provenance policy.
+    #[error("no attestation of {digest} satisfies the policy: {detail}")]
+    NotAttested {
+        /// The image digest.
+        digest: Digest,
+        /// Each attestation found and why it was refused (or that none was found).
+        detail: String,
+    },
     /// A profile that cannot be used.
     #[error("profile: {0}")]
     Profile(String),
@@ -118,6 +130,37 @@ pub enum Error {
 }
 
 impl Error {
+    /// A stable short name of the error, for scripts and bindings (`--json` output's
+    /// `error.kind`): `not-verified`, `no-signatures`, `rollback`, `freeze-suspected`,
+    /// `registry`, `runtime`, `store-corrupt`, `store`, `locked`, `not-installed`,
+    /// `archive`, `sigstore`, `not-attested`, `profile`, `key`, `policy`, `reference`,
+    /// `bad-signatures`, `io`, `interrupted`, `invalid`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::NotVerified(_) => "not-verified",
+            Error::NoSignatures { .. } => "no-signatures",
+            Error::BadSignatures { .. } => "bad-signatures",
+            Error::Registry(_) => "registry",
+            Error::Key { .. } => "key",
+            Error::Policy(_) => "policy",
+            Error::Reference(_) => "reference",
+            Error::Io { .. } => "io",
+            Error::Rollback { .. } => "rollback",
+            Error::FreezeSuspected { .. } => "freeze-suspected",
+            Error::Locked(_) => "locked",
+            Error::StoreCorrupt { .. } => "store-corrupt",
+            Error::Store(_) => "store",
+            Error::Runtime(_) | Error::RuntimeMismatch { .. } => "runtime",
+            Error::NotInstalled { .. } => "not-installed",
+            Error::Interrupted(_) => "interrupted",
+            Error::Archive(_) => "archive",
+            Error::Sigstore(_) => "sigstore",
+            Error::NotAttested { .. } => "not-attested",
+            Error::Profile(_) => "profile",
+            Error::Invalid(_) => "invalid",
+        }
+    }
+
     pub(crate) fn io(path: impl AsRef<std::path::Path>) -> impl FnOnce(std::io::Error) -> Error {
         let path = path.as_ref().display().to_string();
         move |source| Error::Io { path, source }

@@ -8,6 +8,8 @@
 #![warn(missing_docs)]
 
 pub mod archive;
+pub mod attestation;
+pub mod bundle;
 pub mod demo;
 pub mod duration;
 pub mod error;
@@ -28,5 +30,6 @@ pub use latch_oci as oci;
 pub use latch_registry as registry;
 pub use latch_runtime as runtime;
 pub use latch_sign as sign;
+pub use latch_sigstore as sigstore;
 pub use latch_store as store;
 pub use latch_trust as trust;

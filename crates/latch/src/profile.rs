@@ -12,6 +12,8 @@
 //!
 //! [trust]
 //! keys = ["freedomofpress-dangerzone.pub"] # paths (relative to this file) or inline PEM
+//! # keyless signers (Sigstore bundles), beside the keys or instead of them:
+//! # identities = [{ issuer = "https://github.com/login/oauth", san = "maintainer@example.org" }]
 //! threshold = 1
 //! rekor_keys = ["rekor.pub"]
 //! tlog = "required"                        # required | optional | ignored
@@ -98,6 +100,56 @@ pub struct TrustSection {
     /// Maximum age of the newest signature of `latest` before it is reported as a
     /// possible freeze attack.
     pub max_signature_age: Option<String>,
+    /// Trusted keyless signers (Fulcio certificates in Sigstore bundles).
+    #[serde(default)]
+    pub identities: Vec<IdentitySpec>,
+}
+
+/// One trusted keyless signer, as written under `[trust] identities`: the OIDC issuer and
+/// the SAN (exact, or `san_regex` over the whole SAN), and optionally the GitHub claims
+/// Fulcio records (`repository` as `owner/repo`, `ref`, `workflow` path, `trigger`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdentitySpec {
+    /// The OIDC issuer, exactly.
+    pub issuer: String,
+    /// The SAN (an email address or a URI), exactly.
+    pub san: Option<String>,
+    /// A regular expression over the whole SAN.
+    pub san_regex: Option<String>,
+    /// GitHub: `owner/repo`.
+    pub repository: Option<String>,
+    /// GitHub: the ref (`refs/heads/main`).
+    #[serde(rename = "ref")]
+    pub git_ref: Option<String>,
+    /// GitHub: the workflow file (`.github/workflows/release.yml`).
+    pub workflow: Option<String>,
+    /// GitHub: the triggering event (`push`, `release`…).
+    pub trigger: Option<String>,
+}
+
+impl IdentitySpec {
+    /// The identity policy this describes.
+    pub fn policy(&self) -> Result<latch_sigstore::IdentityPolicy> {
+        let san = match (&self.san, &self.san_regex) {
+            (Some(s), None) => latch_sigstore::SanMatcher::exact(s.clone()),
+            (None, Some(r)) => latch_sigstore::SanMatcher::regex(r)?,
+            _ => {
+                return Err(Error::Profile(format!(
+                    "identity with issuer {}: give exactly one of san and san_regex",
+                    self.issuer
+                )));
+            }
+        };
+        let mut p = latch_sigstore::IdentityPolicy::new(self.issuer.clone(), san);
+        p.github = latch_sigstore::GithubClaims {
+            repository: self.repository.clone(),
+            git_ref: self.git_ref.clone(),
+            workflow: self.workflow.clone(),
+            trigger: self.trigger.clone(),
+        };
+        Ok(p)
+    }
 }
 
 /// `[updates]`.
@@ -141,6 +193,9 @@ pub struct Profile {
     pub bundled_archive: Option<PathBuf>,
     /// The trust policy, before keys are read.
     pub policy: PolicySpec,
+    /// Trusted keyless signers (for Sigstore bundle signatures), checked to be well
+    /// formed.
+    pub identities: Vec<IdentitySpec>,
     /// Lowest acceptable log index.
     pub rollback_floor: Option<u64>,
     /// Signed-version annotation to ratchet on.
@@ -256,9 +311,12 @@ impl Profile {
         } else {
             o.keys.iter().cloned().map(KeySource::File).collect()
         };
-        if keys.is_empty() {
+        for identity in &t.identities {
+            identity.policy()?;
+        }
+        if keys.is_empty() && t.identities.is_empty() {
             return Err(Error::Profile(
-                "no trusted key: give --key PEM or `keys` under [trust]".into(),
+                "no trusted key: give --key PEM or `keys` (or `identities`) under [trust]".into(),
             ));
         }
         let rekor_keys: Vec<KeySource> = if o.rekor_keys.is_empty() {
@@ -331,6 +389,7 @@ impl Profile {
                 .clone()
                 .or_else(|| file.source.archive.as_deref().map(|a| relative(base, a))),
             policy,
+            identities: t.identities.clone(),
             rollback_floor: o.rollback_floor.or(t.rollback_floor),
             version_annotation: t.version_annotation.clone(),
             max_signature_age,
@@ -440,6 +499,44 @@ cooldown = "6h"
         assert_eq!(p.source, Source::Registry);
         assert_eq!(p.runtime, "podman");
         assert!(!p.updates_default, "update checks are opt-in");
+    }
+
+    #[test]
+    fn identities_are_trusted_beside_keys_or_instead_of_them() {
+        let text = r#"
+image = "ghcr.io/o/r"
+[trust]
+identities = [
+  { issuer = "https://github.com/login/oauth", san = "alice@example.org" },
+  { issuer = "https://token.actions.githubusercontent.com", san_regex = "https://github\\.com/o/r/.+", repository = "o/r", ref = "refs/heads/main", workflow = ".github/workflows/release.yml", trigger = "push" },
+]
+"#;
+        let p = Profile::resolve(
+            ProfileFile::parse(text, "t").unwrap(),
+            Path::new("/"),
+            "t",
+            Overrides::default(),
+        )
+        .unwrap();
+        assert!(p.policy.keys.is_empty());
+        assert_eq!(p.identities.len(), 2);
+        let gh = p.identities[1].policy().unwrap();
+        assert_eq!(gh.github.git_ref.as_deref(), Some("refs/heads/main"));
+        assert!(gh.san.matches("https://github.com/o/r/.github/workflows/release.yml@refs/heads/main"));
+        assert!(!gh.san.matches("https://github.com/o/r2"));
+        for (bad, needle) in [
+            ("identities = [{ issuer = \"i\" }]", "exactly one of san and san_regex"),
+            ("identities = [{ issuer = \"i\", san = \"a\", san_regex = \"b\" }]", "exactly one"),
+            ("identities = [{ issuer = \"i\", san_regex = \"(\" }]", "regular expression"),
+            ("identities = [{ issuer = \"i\", sans = \"a\" }]", "unknown field"),
+        ] {
+            let text = format!("image = \"a/b\"\n[trust]\n{bad}");
+            let err = ProfileFile::parse(&text, "p.toml")
+                .and_then(|f| Profile::resolve(f, Path::new("/"), "p.toml", Overrides::default()))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(needle), "{bad}: {err}");
+        }
     }
 
     #[test]

@@ -61,3 +61,298 @@ pub async fn fetch_signatures(
     signatures_from_manifest(image, &blobs)
         .map_err(|source| Error::BadSignatures { location, source })
 }
+
+/// Bound on the referrers examined for one image.
+pub const MAX_REFERRERS: usize = 64;
+
+/// A Sigstore bundle found as an OCI referrer of an image (cosign v3 signatures, GitHub
+/// attestations; FORMATS.md 5.6, 5.7). Its bytes match the digest the referrer manifest
+/// names; nothing in it is verified yet.
+#[derive(Debug, Clone)]
+pub struct FetchedBundle {
+    /// `<repository>@<referrer manifest digest>`, for messages.
+    pub location: String,
+    /// The referrer manifest's digest.
+    pub manifest_digest: Digest,
+    /// The `dev.sigstore.bundle.predicateType` annotation, if any (unverified: only
+    /// used to choose what to fetch).
+    pub predicate_type: Option<String>,
+    /// The bundle document.
+    pub bytes: Vec<u8>,
+}
+
+/// The bundles found beside an image, and the referrers passed over (with why).
+#[derive(Debug, Clone, Default)]
+pub struct Referrers {
+    /// Bundles fetched.
+    pub bundles: Vec<FetchedBundle>,
+    /// Referrers that were bundles by their descriptor but could not be used: `location:
+    /// why`.
+    pub skipped: Vec<String>,
+}
+
+/// Finds the Sigstore bundles that refer to `digest`: the referrers API, or the
+/// `sha256-<hex>` tag index on registries without it (`Client::referrers`). Referrers
+/// whose artifact type is not a bundle are ignored; with `predicate_types`, so are those
+/// whose predicate-type annotation names another type. Each referrer manifest must have
+/// `digest` as its subject; its first bundle layer is fetched bounded and checked against
+/// its digest. A referrer that fails this is listed in `skipped`, not fatal.
+pub async fn fetch_bundles(
+    client: &Client,
+    repository: &Reference,
+    digest: &Digest,
+    predicate_types: Option<&[&str]>,
+) -> Result<Referrers> {
+    use latch_sigstore::cosign::{BUNDLE_PREDICATE_TYPE_ANNOTATION, is_bundle_media_type};
+    let descriptors = client.referrers(repository, digest, None).await?;
+    let mut out = Referrers::default();
+    let type_wanted = |t: Option<&str>| match (predicate_types, t) {
+        (Some(types), Some(t)) => types.contains(&t),
+        _ => true,
+    };
+    // cosign 2.5 (go-containerregistry) writes the tag-fallback descriptor with the
+    // config's media type (`application/vnd.oci.empty.v1+json`) as its artifactType and
+    // without annotations, although the manifest itself says the bundle type: such
+    // descriptors are fetched and judged by the manifest.
+    let wanted = descriptors.into_iter().filter(|d| {
+        let maybe_bundle = match d.artifact_type.as_deref() {
+            None => true,
+            Some(t) => is_bundle_media_type(t) || t == latch_oci::media_types::OCI_EMPTY,
+        };
+        maybe_bundle && type_wanted(d.annotation(BUNDLE_PREDICATE_TYPE_ANNOTATION))
+    });
+    for desc in wanted.take(MAX_REFERRERS) {
+        let at = repository
+            .repository_only()
+            .with_digest(desc.digest.clone());
+        let location = at.to_string();
+        let manifest = match client.get_manifest(&at).await {
+            Ok(m) => m,
+            Err(
+                e @ (RegistryError::NotFound { .. }
+                | RegistryError::TooLarge { .. }
+                | RegistryError::DigestMismatch { .. }
+                | RegistryError::BadResponse { .. }),
+            ) => {
+                out.skipped.push(format!("{location}: {e}"));
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let Some(image) = manifest.as_image() else {
+            out.skipped
+                .push(format!("{location}: an index, not an artifact manifest"));
+            continue;
+        };
+        if image.subject.as_ref().map(|s| &s.digest) != Some(digest) {
+            out.skipped
+                .push(format!("{location}: its subject is not {digest}"));
+            continue;
+        }
+        if !image
+            .artifact_type
+            .as_deref()
+            .is_some_and(is_bundle_media_type)
+        {
+            // Another kind of referrer (an SBOM, a signature of another format): not ours.
+            continue;
+        }
+        let predicate_type = image
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(BUNDLE_PREDICATE_TYPE_ANNOTATION))
+            .cloned()
+            .or_else(|| {
+                desc.annotation(BUNDLE_PREDICATE_TYPE_ANNOTATION)
+                    .map(str::to_owned)
+            });
+        if !type_wanted(predicate_type.as_deref()) {
+            continue;
+        }
+        let Some(layer) = image
+            .layers
+            .iter()
+            .find(|l| is_bundle_media_type(&l.media_type))
+        else {
+            out.skipped.push(format!("{location}: no bundle layer"));
+            continue;
+        };
+        match client
+            .get_blob_bytes(&at, layer, latch_sigstore::MAX_BUNDLE_BYTES as u64)
+            .await
+        {
+            Ok(bytes) => out.bundles.push(FetchedBundle {
+                location,
+                manifest_digest: desc.digest.clone(),
+                predicate_type,
+                bytes,
+            }),
+            Err(
+                e @ (RegistryError::TooLarge { .. }
+                | RegistryError::NotFound { .. }
+                | RegistryError::DigestMismatch { .. }
+                | RegistryError::SizeMismatch { .. }),
+            ) => {
+                out.skipped.push(format!("{location}: {e}"));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(out)
+}
+
+/// The cosign v3 signatures of `digest` that verify: each bundle of `referrers` is
+/// verified over the digest (a DSSE `sign/v1` statement naming it) by one of `signers`,
+/// with the transparency log as `tlog` requires. Pure; returns every outcome.
+pub fn verify_bundle_signatures(
+    root: &latch_sigstore::TrustRoot,
+    digest: &Digest,
+    referrers: &Referrers,
+    signers: &[latch_sigstore::Signer],
+    tlog: latch_sigstore::TlogRequirement,
+) -> BundleSignatures {
+    let mut out = BundleSignatures::default();
+    let Ok(raw) = digest_bytes(digest) else {
+        out.rejected.push((
+            digest.to_string(),
+            "cosign v3 signatures name sha256 digests only".into(),
+        ));
+        return out;
+    };
+    for b in &referrers.bundles {
+        let r = latch_sigstore::verify_bundle(
+            root,
+            &b.bytes,
+            &b.location,
+            latch_sigstore::Artifact::Sha256(raw),
+            signers,
+            tlog,
+        )
+        .and_then(|v| {
+            let statement = v
+                .statement
+                .as_ref()
+                .ok_or_else(|| latch_sigstore::Error::Claim {
+                    location: b.location.clone(),
+                    claim: "bundle content".into(),
+                    expected: "a DSSE envelope".into(),
+                    found: "a message signature".into(),
+                })?;
+            latch_sigstore::cosign::check_image_signature(
+                statement,
+                &digest.to_string(),
+                &b.location,
+            )?;
+            Ok(v)
+        });
+        match r {
+            Ok(v) => out.accepted.push(v),
+            Err(e) => out.rejected.push((b.location.clone(), e.to_string())),
+        }
+    }
+    out
+}
+
+/// What [`verify_bundle_signatures`] found.
+#[derive(Debug, Clone, Default)]
+pub struct BundleSignatures {
+    /// The bundles that verified.
+    pub accepted: Vec<latch_sigstore::BundleVerification>,
+    /// The others: `(location, why)`.
+    pub rejected: Vec<(String, String)>,
+}
+
+/// The 32 bytes of a sha256 digest.
+pub(crate) fn digest_bytes(digest: &Digest) -> std::result::Result<[u8; 32], ()> {
+    if digest.algorithm() != latch_oci::Algorithm::Sha256 {
+        return Err(());
+    }
+    let hex = digest.hex();
+    let mut out = [0u8; 32];
+    for (i, b) in out.iter_mut().enumerate() {
+        *b = u8::from_str_radix(hex.get(2 * i..2 * i + 2).ok_or(())?, 16).map_err(|_| ())?;
+    }
+    Ok(out)
+}
+
+/// Attaches a Sigstore bundle to the image `subject` as an OCI referrer, as cosign v3 and
+/// GitHub's `attest-build-provenance` do (FORMATS.md 5.6, 5.7): an artifact manifest
+/// (`artifactType` = the bundle media type, empty config, one layer, `subject`,
+/// annotations `dev.sigstore.bundle.content`/`.predicateType`/`created`), then the
+/// `sha256-<hex>` tag index updated with its descriptor (always: `Client::put_manifest`
+/// does not report `OCI-Subject`, so a registry with the referrers API gets the tag too,
+/// which is harmless). The index is read, extended and written back without a lock:
+/// concurrent writers may lose an entry (as with cosign).
+/// Returns the artifact manifest's digest.
+pub async fn attach_bundle(
+    client: &Client,
+    repository: &Reference,
+    subject: &Descriptor,
+    bundle: &[u8],
+    predicate_type: &str,
+    created: &str,
+) -> Result<Digest> {
+    use latch_oci::{ImageIndex, ImageManifest, ManifestBytes, media_types as mt};
+    use latch_sigstore::cosign::{
+        BUNDLE_CONTENT_ANNOTATION, BUNDLE_PREDICATE_TYPE_ANNOTATION, BUNDLE_V03_MEDIA_TYPE,
+    };
+    let repo = repository.repository_only();
+    let config = client
+        .push_blob_bytes(&repo, mt::OCI_EMPTY, bytes::Bytes::from_static(b"{}"))
+        .await?;
+    let layer = client
+        .push_blob_bytes(
+            &repo,
+            BUNDLE_V03_MEDIA_TYPE,
+            bytes::Bytes::copy_from_slice(bundle),
+        )
+        .await?;
+    let annotations = std::collections::BTreeMap::from([
+        (
+            "org.opencontainers.image.created".to_owned(),
+            created.to_owned(),
+        ),
+        (
+            BUNDLE_CONTENT_ANNOTATION.to_owned(),
+            "dsse-envelope".to_owned(),
+        ),
+        (
+            BUNDLE_PREDICATE_TYPE_ANNOTATION.to_owned(),
+            predicate_type.to_owned(),
+        ),
+    ]);
+    let manifest = ManifestBytes::from_image(&ImageManifest {
+        schema_version: 2,
+        media_type: Some(mt::OCI_MANIFEST.to_owned()),
+        artifact_type: Some(BUNDLE_V03_MEDIA_TYPE.to_owned()),
+        config,
+        layers: vec![layer],
+        subject: Some(Descriptor {
+            annotations: None,
+            platform: None,
+            ..subject.clone()
+        }),
+        annotations: Some(annotations.clone()),
+    });
+    let digest = client
+        .put_manifest(&repo, &manifest.digest().to_string(), &manifest)
+        .await?;
+    let tag = subject.digest.tag_form();
+    let tag_ref = repo.with_tag(&tag)?;
+    let mut index = match client.get_manifest(&tag_ref).await {
+        Ok(m) => m.as_index().cloned().ok_or_else(|| {
+            Error::Invalid(format!("{tag_ref} exists and is not a referrers index"))
+        })?,
+        Err(RegistryError::NotFound { .. }) => ImageIndex::empty(),
+        Err(e) => return Err(e.into()),
+    };
+    let mut desc = manifest.descriptor();
+    desc.artifact_type = Some(BUNDLE_V03_MEDIA_TYPE.to_owned());
+    desc.annotations = Some(annotations);
+    index.manifests.retain(|d| d.digest != desc.digest);
+    index.manifests.push(desc);
+    client
+        .put_manifest(&repo, &tag, &ManifestBytes::from_index(&index))
+        .await?;
+    Ok(digest)
+}

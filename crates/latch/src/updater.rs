@@ -17,7 +17,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use latch_oci::{Descriptor, Digest, ManifestBytes, OciLayout, Reference};
-use latch_registry::{Client, ClientOptions, Progress, RegistryError};
+use latch_registry::{Client, ClientOptions, ManifestHead, Progress, RegistryError};
 use latch_runtime::{InstalledImage, Runtime};
 use latch_store::{Installed, State, Store, StoreError};
 use latch_trust::{
@@ -208,8 +208,12 @@ impl Updater {
     }
 
     /// An updater with explicit registry options.
-    pub fn with_client_options(profile: Profile, opts: ClientOptions) -> Result<Updater> {
+    pub fn with_client_options(profile: Profile, mut opts: ClientOptions) -> Result<Updater> {
         let policy = profile.policy.build()?;
+        if opts.auth_cache.is_none() {
+            // Tokens kept between runs: an unchanged check is then one request.
+            opts.auth_cache = Some(profile.data_dir.join("latch").join("auth-cache.json"));
+        }
         let client = Client::new(opts)?;
         let runtime = Runtime::parse(&profile.runtime)?;
         let store = Store::new(&profile.data_dir);
@@ -825,7 +829,11 @@ impl Updater {
         report.contacted_registry = matches!(self.profile.source, Source::Registry);
         let remote_digest = match &self.profile.source {
             Source::Registry => match self.client.head_manifest(&self.profile.image).await? {
-                Some(head) => head.digest,
+                Some(ManifestHead { digest: Some(d), .. }) => Some(d),
+                // No Docker-Content-Digest on HEAD: hash the manifest itself.
+                Some(ManifestHead { digest: None, .. }) => {
+                    Some(self.client.get_manifest(&self.profile.image).await?.digest().clone())
+                }
                 None => {
                     return Err(Error::Registry(RegistryError::NotFound {
                         what: format!("manifest {}", self.profile.image),

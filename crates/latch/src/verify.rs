@@ -161,3 +161,34 @@ pub async fn verify_remote(
     let v = verify_candidates(location, &digest, &candidates, policy, now)?;
     Ok((v, candidates))
 }
+
+/// Cosign v3 signatures of `digest` (Sigstore bundles with a `sign/v1` statement, stored
+/// as OCI referrers beside `repository`) that `signers` made, under `root` and `tlog`.
+/// For keys, `root` is usually [`latch_sigstore::TrustRoot::from_rekor_keys`] of the pinned
+/// Rekor keys (with [`latch_sigstore::TlogRequirement::Required`]), or of none (with
+/// `None`); for identities, the public-good root or a custom one.
+pub async fn verify_remote_bundles(
+    client: &Client,
+    repository: &Reference,
+    digest: &Digest,
+    signers: &[latch_sigstore::Signer],
+    root: &latch_sigstore::TrustRoot,
+    tlog: latch_sigstore::TlogRequirement,
+) -> Result<crate::signatures::BundleSignatures> {
+    let referrers = crate::signatures::fetch_bundles(
+        client,
+        repository,
+        digest,
+        Some(&[latch_sigstore::cosign::COSIGN_SIGN_PREDICATE]),
+    )
+    .await?;
+    let mut out =
+        crate::signatures::verify_bundle_signatures(root, digest, &referrers, signers, tlog);
+    out.rejected.extend(
+        referrers
+            .skipped
+            .into_iter()
+            .map(|s| (repository.name(), s)),
+    );
+    Ok(out)
+}

@@ -14,7 +14,7 @@ use latch::oci::{
 use latch::registry::{Client, ClientOptions, CredentialSource};
 use latch::trust::{RekorBundle, Signature, SimpleSigning, spki_to_pem};
 use latch::{Overrides, Profile, Updater};
-use latch_testkit::{ImageBuilder, Registry};
+use latch_testkit::{ImageBuilder, Registry, Skopeo};
 
 /// A P-256 key pair with its PEM files written to a directory.
 pub struct TestKey {
@@ -184,6 +184,7 @@ pub struct World {
     pub reg: Registry,
     pub tmp: tempfile::TempDir,
     pub client: Client,
+    pub skopeo: Skopeo,
     pub key: TestKey,
     pub log: TestKey,
     pub repo: String,
@@ -193,20 +194,36 @@ pub const VERSION: &str = "org.opencontainers.image.version";
 
 impl World {
     pub fn new() -> World {
-        let reg = Registry::start();
+        World::with_registry(Registry::start(), None)
+    }
+
+    /// A world around `reg`, pushing with `creds` when it needs them.
+    pub fn with_registry(reg: Registry, creds: Option<(&str, &str)>) -> World {
         let tmp = tempfile::tempdir().unwrap();
         let key = TestKey::generate(&tmp.path().join("keys"), "signer");
         let log = TestKey::generate(&tmp.path().join("keys"), "rekor");
+        let credentials = match creds {
+            Some((u, p)) => CredentialSource::Static(latch::registry::Credentials {
+                username: u.into(),
+                secret: p.into(),
+            }),
+            None => CredentialSource::None,
+        };
         let client = Client::new(ClientOptions {
-            credentials: CredentialSource::None,
+            credentials,
             ..ClientOptions::default()
         })
         .unwrap();
+        let skopeo = match creds {
+            Some((u, p)) => Skopeo::system().creds(u, p),
+            None => Skopeo::system(),
+        };
         let repo = format!("{}/app/sandbox", reg.host());
         World {
             reg,
             tmp,
             client,
+            skopeo,
             key,
             log,
             repo,
@@ -251,7 +268,7 @@ impl World {
             .seed(seed)
             .gzip_layer(20_000)
             .build_multi_arch(&dir, tag);
-        index.push(&self.reference(tag).to_string());
+        index.push_with(&self.skopeo, &self.reference(tag).to_string());
         index.digest().clone()
     }
 
