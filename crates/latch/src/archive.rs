@@ -514,6 +514,23 @@ impl Updater {
     /// rollback-checked before anything reaches the runtime; then installed as `upgrade`
     /// installs (signatures and state written atomically, tagged, older images removed).
     /// `opts.force` bypasses only the rollback check.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let data = tempfile::tempdir()?;
+    /// # let profile = latch::demo::profile(latch::Overrides {
+    /// #     data_dir: Some(data.path().to_path_buf()),
+    /// #     ..Default::default()
+    /// # })?;
+    /// let updater = latch::Updater::new(profile)?;
+    /// let rt = tokio::runtime::Runtime::new()?;
+    /// // Not an archive: refused before anything reaches the runtime.
+    /// let bogus = data.path().join("bogus.tar");
+    /// std::fs::write(&bogus, b"not a tar")?;
+    /// let err = rt.block_on(updater.load_archive(&bogus, &Default::default())).unwrap_err();
+    /// assert!(matches!(err, latch::Error::Archive(_)));
+    /// # Ok(()) }
+    /// ```
     pub async fn load_archive(&self, path: &Path, opts: &UpgradeOptions) -> Result<UpgradeReport> {
         let _lock = self.lock(opts.wait).await?;
         let now = now_unix();
@@ -785,7 +802,8 @@ pub struct InstallReport {
 impl Updater {
     /// Installs the best image: what is installed, the archive bundled with the
     /// application (the profile's `[source] archive`, "full" packages), or the newest
-    /// image of the registry (only when `online`); whichever has the highest verified log
+    /// image of the registry (only when `online`; a layout mirror is always looked at);
+    /// whichever has the highest verified log
     /// index, as Dangerzone's installer chooses. Ties keep what is installed, then prefer
     /// the bundled archive (no network needed).
     pub async fn install(&self, online: bool, progress: &dyn Progress) -> Result<InstallReport> {
@@ -804,13 +822,10 @@ impl Updater {
             Some(path) => Some(self.archive_log_index(path)?.unwrap_or(0)),
             None => None,
         };
-        let (remote, remote_skipped) = if !online {
+        // A layout mirror is local: it is looked at even offline.
+        let local_source = matches!(self.profile().source, Source::Layout(_));
+        let (remote, remote_skipped) = if !online && !local_source {
             (None, Some("offline".to_owned()))
-        } else if !matches!(self.profile().source, Source::Registry) {
-            (
-                None,
-                Some("the profile's source is not a registry".to_owned()),
-            )
         } else {
             match self.fetch_remote(now).await {
                 Ok(r) => (

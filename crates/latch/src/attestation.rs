@@ -59,7 +59,11 @@ pub async fn verify_attestation(
     // The digest of the bytes received is checked against the one asked for.
     let manifest = client.get_manifest(reference).await?;
     let digest = manifest.digest().clone();
-    debug_assert_eq!(&digest, wanted);
+    if &digest != wanted {
+        return Err(Error::Invalid(format!(
+            "{reference}: the registry sent a manifest with digest {digest}"
+        )));
+    }
     let raw = digest_bytes(&digest)
         .map_err(|()| Error::Invalid(format!("{digest}: attestations name sha256 digests only")))?;
     let mut rejected = Vec::new();

@@ -522,13 +522,28 @@ identities = [
         assert_eq!(p.identities.len(), 2);
         let gh = p.identities[1].policy().unwrap();
         assert_eq!(gh.github.git_ref.as_deref(), Some("refs/heads/main"));
-        assert!(gh.san.matches("https://github.com/o/r/.github/workflows/release.yml@refs/heads/main"));
+        assert!(
+            gh.san
+                .matches("https://github.com/o/r/.github/workflows/release.yml@refs/heads/main")
+        );
         assert!(!gh.san.matches("https://github.com/o/r2"));
         for (bad, needle) in [
-            ("identities = [{ issuer = \"i\" }]", "exactly one of san and san_regex"),
-            ("identities = [{ issuer = \"i\", san = \"a\", san_regex = \"b\" }]", "exactly one"),
-            ("identities = [{ issuer = \"i\", san_regex = \"(\" }]", "regular expression"),
-            ("identities = [{ issuer = \"i\", sans = \"a\" }]", "unknown field"),
+            (
+                "identities = [{ issuer = \"i\" }]",
+                "exactly one of san and san_regex",
+            ),
+            (
+                "identities = [{ issuer = \"i\", san = \"a\", san_regex = \"b\" }]",
+                "exactly one",
+            ),
+            (
+                "identities = [{ issuer = \"i\", san_regex = \"(\" }]",
+                "regular expression",
+            ),
+            (
+                "identities = [{ issuer = \"i\", sans = \"a\" }]",
+                "unknown field",
+            ),
         ] {
             let text = format!("image = \"a/b\"\n[trust]\n{bad}");
             let err = ProfileFile::parse(&text, "p.toml")

@@ -464,6 +464,22 @@ impl Updater {
     }
 
     /// Upgrades to the newest verified image, or says it is already installed.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let data = tempfile::tempdir()?;
+    /// # let profile = latch::demo::profile(latch::Overrides {
+    /// #     data_dir: Some(data.path().to_path_buf()),
+    /// #     ..Default::default()
+    /// # })?;
+    /// let updater = latch::Updater::new(profile)?;
+    /// let rt = tokio::runtime::Runtime::new()?;
+    /// let report = rt.block_on(updater.upgrade(&Default::default(), &latch::registry::NoProgress))?;
+    /// assert_eq!(report.status, "upgraded");
+    /// let again = rt.block_on(updater.upgrade(&Default::default(), &latch::registry::NoProgress))?;
+    /// assert_eq!(again.status, "up-to-date");
+    /// # Ok(()) }
+    /// ```
     pub async fn upgrade(
         &self,
         opts: &UpgradeOptions,
@@ -657,6 +673,24 @@ impl Updater {
     /// installed (or, for a store migrated from Dangerzone, the one digest under the
     /// repository), its stored signatures verify, and it is not older than the ratchet.
     /// With `deep` (built-in store), every blob is re-hashed.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let data = tempfile::tempdir()?;
+    /// # let profile = latch::demo::profile(latch::Overrides {
+    /// #     data_dir: Some(data.path().to_path_buf()),
+    /// #     ..Default::default()
+    /// # })?;
+    /// let updater = latch::Updater::new(profile)?;
+    /// let rt = tokio::runtime::Runtime::new()?;
+    /// // Nothing installed yet: a typed error the application can act on.
+    /// let err = rt.block_on(updater.verify_local(false)).unwrap_err();
+    /// assert!(matches!(err, latch::Error::NotInstalled { .. }));
+    /// rt.block_on(updater.upgrade(&Default::default(), &latch::registry::NoProgress))?;
+    /// let local = rt.block_on(updater.verify_local(true))?;
+    /// println!("verified {}", local.digest);
+    /// # Ok(()) }
+    /// ```
     pub async fn verify_local(&self, deep: bool) -> Result<LocalReport> {
         let now = now_unix();
         let state = self.store.state().map_err(store_error)?;
@@ -765,6 +799,20 @@ impl Updater {
     }
 
     /// Fetches, verifies and stores the remote image's signatures without pulling it.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let data = tempfile::tempdir()?;
+    /// # let profile = latch::demo::profile(latch::Overrides {
+    /// #     data_dir: Some(data.path().to_path_buf()),
+    /// #     ..Default::default()
+    /// # })?;
+    /// let updater = latch::Updater::new(profile)?;
+    /// let rt = tokio::runtime::Runtime::new()?;
+    /// let stored = rt.block_on(updater.store_signatures())?;
+    /// assert_eq!(stored.files.len(), 1);
+    /// # Ok(()) }
+    /// ```
     pub async fn store_signatures(&self) -> Result<StoreReport> {
         let _lock = self.lock(true).await?;
         let remote = self.fetch_remote(now_unix()).await?;
@@ -795,6 +843,24 @@ impl Updater {
 
     /// Is a newer verified image available? An automatic check (`explicit` false) honours
     /// the opt-in and the cooldown. When nothing changed it costs the registry one `HEAD`.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let data = tempfile::tempdir()?;
+    /// # let profile = latch::demo::profile(latch::Overrides {
+    /// #     data_dir: Some(data.path().to_path_buf()),
+    /// #     ..Default::default()
+    /// # })?;
+    /// let updater = latch::Updater::new(profile)?;
+    /// let rt = tokio::runtime::Runtime::new()?;
+    /// // Automatic checks are opt-in: off until the user turns them on.
+    /// let auto = rt.block_on(updater.check(false))?;
+    /// assert_eq!(auto.status, "disabled");
+    /// // An explicit check always runs.
+    /// let now = rt.block_on(updater.check(true))?;
+    /// assert_eq!(now.status, "not-installed");
+    /// # Ok(()) }
+    /// ```
     pub async fn check(&self, explicit: bool) -> Result<CheckReport> {
         let now = now_unix();
         let state = self.store.state().map_err(store_error)?;
@@ -889,6 +955,21 @@ impl Updater {
     }
 
     /// What is installed and how Latch is set up.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let data = tempfile::tempdir()?;
+    /// # let profile = latch::demo::profile(latch::Overrides {
+    /// #     data_dir: Some(data.path().to_path_buf()),
+    /// #     ..Default::default()
+    /// # })?;
+    /// let updater = latch::Updater::new(profile)?;
+    /// let rt = tokio::runtime::Runtime::new()?;
+    /// let status = rt.block_on(updater.status())?;
+    /// assert!(status.installed.is_none());
+    /// assert_eq!(status.threshold, 1);
+    /// # Ok(()) }
+    /// ```
     pub async fn status(&self) -> Result<StatusReport> {
         let state = self.store.state().map_err(store_error)?;
         let repository = self.repository();
