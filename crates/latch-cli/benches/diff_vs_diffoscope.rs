@@ -1,12 +1,15 @@
 //! `latch diff --semantic` against `diffoscope` on the same two docker-archives, in the
 //! same run; prints wall times, their ratio and both peak RSS.
 //!
-//! cargo bench -p latch-cli --bench diff_vs_diffoscope [-- LATCH_ROUNDS [TOTAL_MB [TIMEOUT_S]]]
+//! cargo bench -p latch-cli --bench diff_vs_diffoscope [-- LATCH_ROUNDS [TOTAL_MB [TIMEOUT_S [mixed|large]]]]
 //!
-//! The two images hold the same files (3 layers of 100 files each, incompressible, about
-//! 300 MB in all) and differ only in time: every tar entry's mtime, the config's
-//! `created` and history. diffoscope (Debian package `diffoscope-minimal`) runs once
-//! under `timeout`; if it does not finish, the ratio printed is a lower bound.
+//! The two images hold the same files and differ only in time: every tar entry's mtime,
+//! the config's `created` and history. `mixed` (the default, like a real image): 3 layers
+//! of 8,000 files of 4 kB, 1,200 of 80 kB and 172 of 1 MB, incompressible, about 300 MB
+//! in all. `large`: 3 layers of 100 files of 1 MB, the case least favourable to Latch
+//! (diffoscope's cost is per file, Latch's per byte). diffoscope (Debian package
+//! `diffoscope-minimal`) runs once under `timeout`; if it does not finish, the ratio
+//! printed is a lower bound.
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
@@ -17,8 +20,12 @@ use std::time::Instant;
 use latch::oci::{Digest, Hasher};
 use latch_testkit::RandomReader;
 
-const LAYERS: usize = 3;
-const FILES_PER_LAYER: usize = 100;
+/// `mixed`: the layers as a real image's, many small files (an OS), fewer mid-sized ones
+/// (libraries), a few large ones (models, fonts, binaries): (files, bytes each) at
+/// 300 MB, scaled to the size asked for. 9,372 files in all.
+const MIXED: [(usize, u64); 3] = [(8_000, 4_000), (1_200, 80_000), (172, 1_000_000)];
+/// Few large files: 3 layers of 100 files of 1 MB.
+const LARGE: [(usize, u64); 3] = [(100, 1_000_000), (100, 1_000_000), (100, 1_000_000)];
 
 struct Run {
     seconds: f64,
@@ -46,8 +53,8 @@ fn measure(program: &str, args: &[String], timeout_s: Option<u64>) -> Run {
     let text = std::fs::read_to_string(rss_file.path()).unwrap_or_default();
     let peak_rss_kib = text
         .lines()
-        .filter_map(|l| l.trim().parse().ok())
-        .last()
+        .rev()
+        .find_map(|l| l.trim().parse().ok())
         .unwrap_or(0);
     Run {
         seconds,
@@ -88,23 +95,33 @@ fn hw<W: Write>(inner: W) -> HashWriter<W> {
 /// pairs the layers of the two archives by name and compares what they hold. (With
 /// digest-named members, as in an oci-archive, diffoscope pairs nothing and only lists
 /// the members.)
-fn build(dir: &Path, archive: &Path, epoch: u64, file_size: u64) {
+fn build(dir: &Path, archive: &Path, epoch: u64, layers_spec: &[(usize, u64)], scale: f64) {
     std::fs::create_dir_all(dir).unwrap();
     let mut diff_ids = Vec::new();
     let mut layer_files = Vec::new();
-    for l in 0..LAYERS {
+    for (l, (files, size)) in layers_spec.iter().enumerate() {
+        let file_size = (*size as f64 * scale) as u64;
         let path = dir.join(format!("layer-{l}.tar"));
-        let out = hw(BufWriter::with_capacity(1 << 20, File::create(&path).unwrap()));
+        let out = hw(BufWriter::with_capacity(
+            1 << 20,
+            File::create(&path).unwrap(),
+        ));
         let mut tar = tar::Builder::new(out);
-        let mut h = tar::Header::new_ustar();
-        h.set_entry_type(tar::EntryType::Directory);
-        h.set_mode(0o755);
-        h.set_size(0);
-        h.set_mtime(epoch);
-        h.set_cksum();
-        tar.append_data(&mut h, format!("opt/layer{l}/"), io::empty())
-            .unwrap();
-        for i in 0..FILES_PER_LAYER {
+        for i in 0..*files {
+            if i % 100 == 0 {
+                let mut h = tar::Header::new_ustar();
+                h.set_entry_type(tar::EntryType::Directory);
+                h.set_mode(0o755);
+                h.set_size(0);
+                h.set_mtime(epoch);
+                h.set_cksum();
+                tar.append_data(
+                    &mut h,
+                    format!("opt/layer{l}/d{:03}/", i / 100),
+                    io::empty(),
+                )
+                .unwrap();
+            }
             let mut h = tar::Header::new_ustar();
             h.set_mode(0o644);
             h.set_size(file_size);
@@ -113,7 +130,7 @@ fn build(dir: &Path, archive: &Path, epoch: u64, file_size: u64) {
             let seed = (l * 100_000 + i) as u64;
             tar.append_data(
                 &mut h,
-                format!("opt/layer{l}/file-{i:04}.bin"),
+                format!("opt/layer{l}/d{:03}/file-{i:05}.bin", i / 100),
                 RandomReader::new(seed, file_size),
             )
             .unwrap();
@@ -131,10 +148,12 @@ fn build(dir: &Path, archive: &Path, epoch: u64, file_size: u64) {
         "os": "linux",
         "config": {"Cmd": ["/bin/sh"]},
         "rootfs": {"type": "layers", "diff_ids": diff_ids.iter().map(Digest::to_string).collect::<Vec<_>>()},
-        "history": (0..LAYERS).map(|l| serde_json::json!({"created": created, "created_by": format!("COPY layer {l}")})).collect::<Vec<_>>(),
+        "history": (0..layers_spec.len()).map(|l| serde_json::json!({"created": created, "created_by": format!("COPY layer {l}")})).collect::<Vec<_>>(),
     });
     let config = serde_json::to_vec(&config).unwrap();
-    let layers: Vec<String> = (0..LAYERS).map(|l| format!("{l}/layer.tar")).collect();
+    let layers: Vec<String> = (0..layers_spec.len())
+        .map(|l| format!("{l}/layer.tar"))
+        .collect();
     let manifest = serde_json::json!([{
         "Config": "config.json",
         "RepoTags": ["bench/app:v1"],
@@ -180,7 +199,12 @@ fn main() {
     let rounds: usize = args.first().and_then(|s| s.parse().ok()).unwrap_or(3);
     let total_mb: u64 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(300);
     let timeout_s: u64 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(1200);
-    let file_size = total_mb * 1_000_000 / (LAYERS * FILES_PER_LAYER) as u64;
+    let profile = args.get(3).map(String::as_str).unwrap_or("mixed");
+    let spec: &[(usize, u64)] = match profile {
+        "large" => &LARGE,
+        _ => &MIXED,
+    };
+    let scale = total_mb as f64 / 300.0;
 
     // DIFF_BENCH_DIR keeps the archives (and reuses them if present) for a look.
     let tmp = tempfile::tempdir().unwrap();
@@ -188,19 +212,22 @@ fn main() {
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|| tmp.path().to_owned());
     std::fs::create_dir_all(&work).unwrap();
-    let a = work.join(format!("a-{total_mb}.docker.tar"));
-    let b = work.join(format!("b-{total_mb}.docker.tar"));
+    let a = work.join(format!("a-{profile}-{total_mb}.docker.tar"));
+    let b = work.join(format!("b-{profile}-{total_mb}.docker.tar"));
     if !a.exists() {
-        build(&work.join("la"), &a, 1_700_000_000, file_size);
+        build(&work.join("la"), &a, 1_700_000_000, spec, scale);
     }
     if !b.exists() {
-        build(&work.join("lb"), &b, 1_750_000_000, file_size);
+        build(&work.join("lb"), &b, 1_750_000_000, spec, scale);
     }
     let size = |p: &Path| std::fs::metadata(p).unwrap().len() as f64 / 1e6;
     println!(
-        "docker-archives: {:.0} MB and {:.0} MB ({LAYERS} layers x {FILES_PER_LAYER} files of {file_size} B); same files, different mtimes and config times",
+        "docker-archives: {:.0} MB and {:.0} MB (3 layers, {} files from {} B to {} B); same files, different mtimes and config times",
         size(&a),
-        size(&b)
+        size(&b),
+        spec.iter().map(|l| l.0).sum::<usize>(),
+        (spec[0].1 as f64 * scale) as u64,
+        (spec[2].1 as f64 * scale) as u64,
     );
     let latch_bin = env!("CARGO_BIN_EXE_latch");
     let latch_args: Vec<String> = vec![

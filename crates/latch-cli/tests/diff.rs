@@ -185,6 +185,30 @@ fn registry_against_layout() {
         "{}",
         stdout(&o)
     );
+    // normalize reads a registry too: the pulled copy normalises like the layout.
+    let digest = |o: &Output| -> String {
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        v["digest"].as_str().unwrap().to_owned()
+    };
+    let remote = latch(&[
+        "normalize",
+        &reg.reference("cli/diff:v1"),
+        tmp.path().join("nr").to_str().unwrap(),
+        "--source-date-epoch",
+        "0",
+        "--json",
+    ]);
+    assert!(remote.status.success(), "{}", stderr(&remote));
+    let local = latch(&[
+        "normalize",
+        &oci(&tmp.path().join("l"), "v1"),
+        tmp.path().join("nl").to_str().unwrap(),
+        "--source-date-epoch",
+        "0",
+        "--json",
+    ]);
+    assert!(local.status.success(), "{}", stderr(&local));
+    assert_eq!(digest(&remote), digest(&local));
 }
 
 #[test]

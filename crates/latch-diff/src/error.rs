@@ -120,14 +120,14 @@ pub enum DiffError {
         detail: String,
     },
     /// A layer whose tar stream cannot be read.
-    #[error("{image}: layer {layer} ({digest}): {source}")]
+    #[error("{image}: layer {layer} ({}): {source}", .digest.as_ref().map(ToString::to_string).unwrap_or_else(|| "no digest".to_owned()))]
     Layer {
         /// Which image (A or B, and its source).
         image: String,
         /// Layer number, from 1.
         layer: usize,
-        /// The layer's digest.
-        digest: Digest,
+        /// The layer's digest (or its diff_id; `None` when neither is known).
+        digest: Option<Digest>,
         /// The error.
         source: TarError,
     },

@@ -6,10 +6,9 @@ use std::collections::BTreeMap;
 use std::io::{self, Read};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use globset::{Glob, GlobSet, GlobSetBuilder};
+use globset::{GlobSet, GlobSetBuilder};
 use latch_oci::Digest;
 use latch_oci::media_types::Compression;
-use sha2::Digest as _;
 
 use crate::Limits;
 use crate::blob;
@@ -78,7 +77,7 @@ pub(crate) struct FsEntry {
     pub uname: Box<str>,
     pub gname: Box<str>,
     pub size: u64,
-    /// sha256 of the data (entries that carry data).
+    /// BLAKE3 of the data (entries that carry data).
     pub digest: Option<[u8; 32]>,
     /// Symlink target as written; hard-link target canonicalised.
     pub link: Option<Box<str>>,
@@ -211,7 +210,6 @@ impl Ignore {
             let g = globset::GlobBuilder::new(trimmed)
                 .literal_separator(true)
                 .build()
-                .or_else(|_| Glob::new(trimmed))
                 .map_err(|e| DiffError::BadGlob {
                     pattern: p.clone(),
                     detail: e.to_string(),
@@ -270,6 +268,21 @@ pub(crate) struct LayerScan {
     /// Bytes of the uncompressed tar.
     pub uncompressed: u64,
     pub compression: Compression,
+    /// Not read: the other image has the same blob (same digest) at this position.
+    pub shared: bool,
+}
+
+impl LayerScan {
+    /// The placeholder for a layer both images share.
+    pub fn shared() -> LayerScan {
+        LayerScan {
+            entries: Vec::new(),
+            ignored: 0,
+            uncompressed: 0,
+            compression: Compression::None,
+            shared: true,
+        }
+    }
 }
 
 /// What a scan needs to know.
@@ -330,11 +343,7 @@ pub(crate) fn tar_error(e: TarError, ctx_image: &str, layer: usize, l: &Layer) -
     DiffError::Layer {
         image: ctx_image.to_owned(),
         layer: layer + 1,
-        digest: l
-            .digest
-            .clone()
-            .or_else(|| l.diff_id.clone())
-            .unwrap_or_else(|| Digest::sha256_of(b"")),
+        digest: l.digest.clone().or_else(|| l.diff_id.clone()),
         source: e,
     }
 }
@@ -385,7 +394,10 @@ pub(crate) fn scan_layer(layer: &Layer, ctx: &ScanContext<'_>) -> Result<LayerSc
         }
         let skip = ctx.ignore.skips(&path);
         let digest = if entry.has_data() && !skip {
-            let mut h = sha2::Sha256::new();
+            // BLAKE3: collision-resistant like SHA-256 and about twice as fast here,
+            // which matters because every byte of every layer is hashed twice (here,
+            // and for the blob digest or diff_id).
+            let mut h = blake3::Hasher::new();
             let mut data = tar.data();
             loop {
                 let n = match data.read(&mut buf) {
@@ -398,7 +410,7 @@ pub(crate) fn scan_layer(layer: &Layer, ctx: &ScanContext<'_>) -> Result<LayerSc
                 }
                 h.update(&buf[..n]);
             }
-            Some(h.finalize().into())
+            Some(*h.finalize().as_bytes())
         } else {
             None
         };
@@ -442,6 +454,7 @@ pub(crate) fn scan_layer(layer: &Layer, ctx: &ScanContext<'_>) -> Result<LayerSc
         ignored,
         uncompressed,
         compression,
+        shared: false,
     })
 }
 
@@ -579,6 +592,10 @@ fn remove_children(fs: &mut BTreeMap<&str, &FsEntry>, dir: &str) {
     }
 }
 
+/// Receives an entry, its canonical path and its data.
+pub(crate) type EntrySink<'a> =
+    dyn FnMut(&Entry, &str, &mut dyn Read) -> Result<(), DiffError> + 'a;
+
 /// Streams a layer again and hands each entry whose canonical path is in `wanted` to
 /// `sink` with a reader of its data (the `--report-dir` pass).
 pub(crate) fn extract_layer(
@@ -587,7 +604,7 @@ pub(crate) fn extract_layer(
     number: usize,
     limits: &Limits,
     wanted: &std::collections::BTreeSet<String>,
-    sink: &mut dyn FnMut(&Entry, &str, &mut dyn Read) -> Result<(), DiffError>,
+    sink: &mut EntrySink<'_>,
 ) -> Result<(), DiffError> {
     let stream = blob::open_layer(&layer.region, algorithm(layer), limits.max_layer_bytes)?;
     let mut tar = TarReader::new(Stream(stream.reader), *limits);

@@ -21,13 +21,16 @@ pub(crate) fn render(v: &Value) -> String {
     format!("{}…", &s[..end])
 }
 
+/// Receives a path and the two values there.
+pub(crate) type LeafSink<'a> = dyn FnMut(String, Option<&Value>, Option<&Value>) + 'a;
+
 /// Calls `out(path, a, b)` for each leaf where `a` and `b` differ. Objects are compared
 /// key by key, arrays item by item.
 pub(crate) fn diff_values(
     path: &str,
     a: Option<&Value>,
     b: Option<&Value>,
-    out: &mut dyn FnMut(String, Option<&Value>, Option<&Value>),
+    out: &mut LeafSink<'_>,
 ) {
     match (a, b) {
         (Some(Value::Object(x)), Some(Value::Object(y))) => {

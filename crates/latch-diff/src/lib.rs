@@ -12,7 +12,8 @@
 //!   [`Mode::Semantic`] times, image names, compression, digests and redundant mode bits
 //!   do not count; in [`Mode::Strict`] they do. When the layer split differs, the
 //!   squashed file systems are compared. Layers are decompressed and hashed as streams,
-//!   several at once, never extracted; memory is bounded by [`Limits`].
+//!   several at once, never extracted; memory is bounded by [`Limits`]. A layer whose
+//!   blob has the same digest on both sides is not read (same digest, same bytes).
 //! - [`normalize()`] rewrites every timestamp of an image to a `SOURCE_DATE_EPOCH` and
 //!   recompresses deterministically, so two builds that differ only in time get the same
 //!   digest: a proof, not only a diff.

@@ -210,7 +210,6 @@ pub fn normalize(src: &Image, dst: &Path, opts: &NormalizeOptions) -> Result<Nor
         let (i, l) = jobs[j];
         let img = selected[i].0;
         let label = format!("{} layer {}", src.label, l + 1);
-        let _ = &stop;
         normalize_layer(&img.layers[l], l, &label, &layout, opts, family(img))
     })?;
     let mut by_image: Vec<Vec<(Descriptor, Digest)>> =
@@ -274,6 +273,7 @@ pub fn normalize(src: &Image, dst: &Path, opts: &NormalizeOptions) -> Result<Nor
         desc.platform = Platform::parse(&img.platform).ok();
     }
     layout.set_ref(desc, opts.name.as_deref())?;
+    let _ = std::fs::remove_dir(layout.root().join(".partial"));
     Ok(NormalizeReport {
         source: src.label.clone(),
         source_digest: src.digest(),

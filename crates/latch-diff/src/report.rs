@@ -126,6 +126,8 @@ pub struct Stats {
     pub bytes_b: u64,
     /// Whether squashed file systems were compared (rather than layer by layer).
     pub squashed: bool,
+    /// Layer positions where both images hold the same blob (same digest), not read.
+    pub shared_layers: usize,
 }
 
 /// The result of [`diff`](crate::diff).
@@ -171,12 +173,16 @@ impl DiffReport {
         let s = &self.stats;
         if self.equal {
             return format!(
-                "equal ({}): {} platform{}, {} + {} layers, {} + {} entries compared{}",
+                "equal ({}): {} platform{}, {} + {} layers{}, {} + {} entries compared{}",
                 self.mode.name(),
                 s.platforms,
                 if s.platforms == 1 { "" } else { "s" },
                 s.layers_a,
                 s.layers_b,
+                match s.shared_layers {
+                    0 => String::new(),
+                    n => format!(" ({n} the same blob on both sides)"),
+                },
                 s.entries_a,
                 s.entries_b,
                 if s.squashed { " (squashed)" } else { "" }

@@ -551,3 +551,28 @@ fn json_report_shape() {
     assert_eq!(v["differences"][0]["layer"], 1);
     assert_eq!(v["stats"]["entries_a"], 4);
 }
+
+#[test]
+fn device_numbers() {
+    let dev = |minor| E {
+        body: Body::Char(1, minor),
+        mode: 0o666,
+        ..file("dev/null", b"")
+    };
+    let p = pair(
+        &Img::new().layer(&[dir("dev"), dev(3)], Comp::Gzip),
+        &Img::new().layer(&[dir("dev"), dev(5)], Comp::Gzip),
+    );
+    let r = p.semantic();
+    assert_eq!(kinds(&r), [("device".into(), "/dev/null".into())]);
+    assert_eq!(r.differences[0].a.as_deref(), Some("1,3"));
+    assert_eq!(r.differences[0].b.as_deref(), Some("1,5"));
+    // A type change (device against file) is one difference, not one per field.
+    let p = pair(
+        &Img::new().layer(&[dir("dev"), dev(3)], Comp::Gzip),
+        &Img::new().layer(&[dir("dev"), file("dev/null", b"")], Comp::Gzip),
+    );
+    let r = p.semantic();
+    assert_eq!(kinds(&r), [("type".into(), "/dev/null".into())]);
+    assert_eq!(r.differences[0].a.as_deref(), Some("char device"));
+}

@@ -1,60 +1,29 @@
-//! `podman save` archives (oci-archive and docker-archive) against the registry copy of
-//! the same image: podman 4.3, as root, with its own isolated store.
+//! Archives written by real engines against the registry copy of the same image:
+//! `podman save` (podman 4.3, oci-archive and docker-archive, with its own isolated
+//! store) and `docker save` (Docker 20.10, a private daemon).
 
 mod common;
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::*;
 use latch_diff::source::SourceKind;
 use latch_diff::{Mode, Source};
+use latch_testkit::{Dockerd, PodmanStorage};
 
-struct Podman {
-    root: PathBuf,
-    runroot: PathBuf,
-}
-
-impl Podman {
-    fn new(dir: &Path) -> Podman {
-        Podman {
-            root: dir.join("root"),
-            runroot: dir.join("runroot"),
-        }
-    }
-
-    fn cmd(&self) -> Command {
-        let mut c = Command::new("podman");
-        c.arg("--root")
-            .arg(&self.root)
-            .arg("--runroot")
-            .arg(&self.runroot)
-            .args(["--storage-driver", "vfs", "--events-backend", "none"]);
-        c
-    }
-
-    fn run(&self, args: &[&str]) -> String {
-        latch_testkit::run(self.cmd().args(args))
-    }
-}
-
-fn podman_available() -> bool {
-    let ok = Command::new("podman")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        assert!(std::env::var("CI").is_err(), "podman is required in CI");
-        eprintln!("skipping: podman is not installed");
-    }
-    ok
+fn podman(storage: &PodmanStorage, args: &[&str]) -> String {
+    let mut c = Command::new("podman");
+    c.args(storage.global_args())
+        .args(["--events-backend", "none"])
+        .args(args);
+    latch_testkit::run(&mut c)
 }
 
 #[test]
 fn podman_save_against_the_registry_copy() {
-    if !podman_available() {
+    let Some(storage) = PodmanStorage::new() else {
         return;
-    }
+    };
     let reg = latch_testkit::Registry::start();
     let dir = tempfile::tempdir().unwrap();
     let img = latch_testkit::ImageBuilder::new()
@@ -67,27 +36,26 @@ fn podman_save_against_the_registry_copy() {
         .build(&dir.path().join("l"), "v1");
     let reference = reg.reference("podman/app:v1");
     img.push(&reference);
-    let podman = Podman::new(dir.path());
-    podman.run(&["pull", "--quiet", "--tls-verify=false", &reference]);
+    podman(
+        &storage,
+        &["pull", "--quiet", "--tls-verify=false", &reference],
+    );
     let oci = dir.path().join("saved.oci.tar");
     let docker = dir.path().join("saved.docker.tar");
-    podman.run(&[
-        "save",
-        "--format",
-        "oci-archive",
-        "-o",
-        oci.to_str().unwrap(),
-        &reference,
-    ]);
-    podman.run(&[
-        "save",
-        "--format",
-        "docker-archive",
-        "-o",
-        docker.to_str().unwrap(),
-        &reference,
-    ]);
-    let _ = podman.cmd().args(["rmi", "--all", "--force"]).output();
+    for (format, out) in [("oci-archive", &oci), ("docker-archive", &docker)] {
+        podman(
+            &storage,
+            &[
+                "save",
+                "--format",
+                format,
+                "-o",
+                out.to_str().unwrap(),
+                &reference,
+            ],
+        );
+    }
+    // The storage directory (vfs) is removed with `storage`.
 
     let remote = Source::parse(&reference).unwrap();
     for (arg, kind) in [
@@ -126,4 +94,47 @@ fn podman_save_against_the_registry_copy() {
             s.table()
         );
     }
+}
+
+#[test]
+fn docker_save_against_the_registry_copy() {
+    let Some(daemon) = Dockerd::start() else {
+        return;
+    };
+    let reg = latch_testkit::Registry::start();
+    let dir = tempfile::tempdir().unwrap();
+    let img = latch_testkit::ImageBuilder::new()
+        .seed(6)
+        .file_layer(&[("etc/os-release", b"ID=latch\n")])
+        .gzip_layer(200_000)
+        .build(&dir.path().join("l"), "v1");
+    let reference = reg.reference("docker/app:v1");
+    img.push(&reference);
+    let docker = |args: &[&str]| {
+        let mut c = Command::new("docker");
+        c.env("DOCKER_HOST", daemon.host())
+            .env("DOCKER_CONFIG", daemon.config_dir())
+            .args(args);
+        latch_testkit::run(&mut c)
+    };
+    docker(&["pull", "--quiet", &reference]);
+    let saved = dir.path().join("saved.tar");
+    docker(&["save", "-o", saved.to_str().unwrap(), &reference]);
+    let remote = Source::parse(&reference).unwrap();
+    let local = Source::parse(saved.to_str().unwrap()).unwrap();
+    let (a, b) = rt()
+        .block_on(latch_diff::open_pair(
+            &remote,
+            &local,
+            &latch_diff::OpenOptions::default(),
+        ))
+        .unwrap();
+    assert_eq!(b.kind, SourceKind::DockerArchive);
+    let r = diff_mode(&a, &b, Mode::Semantic);
+    assert!(r.equal, "{}\n{}", r.verdict(), r.table());
+    assert_eq!(r.stats.entries_a, r.stats.entries_b);
+    // Docker 20.10 names layers `<v1 id>/layer.tar`: no digest to check them by, so
+    // they are checked against the config's diff_ids.
+    let layer = &b.entries[0].image.as_ref().unwrap().layers[0];
+    assert!(layer.digest.is_none() && layer.diff_id.is_some());
 }

@@ -15,6 +15,8 @@
 //! - [`RekorServer`]: a Rekor v1-compatible transparency log (hashedrekord entries, real
 //!   response shape, SETs signed with a test key).
 //! - [`Skopeo`]: Debian's skopeo 1.9 or the peer skopeo 1.18.
+//! - [`sigstore::TestSigstore`]: a test Fulcio CA, CT log and Rekor log with their
+//!   `trusted_root.json`, minting GitHub-like certificates and full Sigstore bundles.
 //! - [`Peers`]: cosign, oras and a sigstore-capable skopeo, unpacked by
 //!   `../shared/tools/peer-tools.sh`.
 //! - [`shared_dir`], [`testdata_dir`], [`require_testdata`]: the shared test vectors.
@@ -34,6 +36,7 @@ mod proxy;
 mod registry;
 mod rekor;
 mod server;
+pub mod sigstore;
 mod skopeo;
 mod token;
 

@@ -21,6 +21,9 @@ pub mod trust_args;
 pub mod upgrade;
 mod verification_output;
 pub mod verify;
+pub mod verify_attestation;
+pub mod verify_bundle;
+mod verify_bundles;
 pub mod verify_local;
 pub mod verify_signatures;
 

@@ -15,6 +15,9 @@ use crate::output::AnyError;
 /// the `sha256-<hex>.sig` manifest beside it and verifies each signature: trusted key,
 /// exact payload bytes, the payload names this digest and this repository (--repository
 /// overrides), and with --rekor-key a Rekor SET checked offline against the pinned key.
+/// Without any `.sig` signature, cosign v3 signatures are looked for instead: Sigstore
+/// bundles referring to the digest (referrers API or `sha256-<hex>` tag index) whose DSSE
+/// `sign/v1` statement names it, signed by a trusted key (with --rekor-key, logged).
 /// Exit 0 only when enough trusted keys validly signed this digest.
 ///
 /// Example: latch verify ghcr.io/freedomofpress/dangerzone/v1:latest --key dangerzone.pub --rekor-key rekor.pub
@@ -42,6 +45,15 @@ pub async fn run(global: &GlobalArgs, args: Args) -> Result<ExitCode, AnyError> 
     let result = verify_remote(&client, &reference, &policy, now_unix())
         .await
         .map(|(v, _)| v);
+    if let Err(latch::Error::NoSignatures { digest, .. }) = &result {
+        // No cosign `.sig`: look for cosign v3 signatures (bundle referrers).
+        if let Some(code) =
+            super::verify_bundles::try_bundles(&client, &reference, digest, &args.trust, args.json)
+                .await?
+        {
+            return Ok(code);
+        }
+    }
     let digest = match &result {
         Ok(v) => v.digest.to_string(),
         Err(_) => reference

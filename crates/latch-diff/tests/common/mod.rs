@@ -141,7 +141,7 @@ fn header(name: &[u8], flag: u8, size: u64, e: &E, link: &[u8]) -> [u8; BLOCK] {
 }
 
 fn pad(out: &mut Vec<u8>) {
-    while out.len() % BLOCK != 0 {
+    while !out.len().is_multiple_of(BLOCK) {
         out.push(0);
     }
 }

@@ -1,0 +1,103 @@
+//! `latch verify-local` with the built-in store, the whole process, against what
+//! Dangerzone runs before each use for the same proof: `cosign verify-blob --offline
+//! --bundle` of the stored signature (Rekor key pinned). Alternating rounds, medians.
+//!
+//! cargo bench -p latch-cli --bench verify_local [-- ROUNDS]
+
+use std::process::Command;
+use std::time::Instant;
+
+use base64::Engine as _;
+use latch_testkit::Peers;
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    let n = v.len();
+    if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 }
+}
+
+fn main() {
+    let rounds: usize = std::env::args().skip(1).find_map(|a| a.parse().ok()).unwrap_or(50);
+    let peers = Peers::get();
+    let latch = env!("CARGO_BIN_EXE_latch");
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let data_s = data.display().to_string();
+    let st = Command::new(latch)
+        .args(["upgrade", "--profile", "demo", "--data-dir", &data_s])
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(st.success());
+    // The stored signature, converted as Dangerzone converts it for cosign.
+    let sig_dir = std::fs::read_dir(data.join("signatures"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.is_dir())
+        .unwrap();
+    let file = std::fs::read_dir(&sig_dir).unwrap().next().unwrap().unwrap().path();
+    let list: Vec<serde_json::Value> = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    let s = &list[0];
+    let payload = tmp.path().join("payload");
+    std::fs::write(
+        &payload,
+        base64::engine::general_purpose::STANDARD.decode(s["Payload"].as_str().unwrap()).unwrap(),
+    )
+    .unwrap();
+    let bundle = tmp.path().join("bundle.json");
+    std::fs::write(
+        &bundle,
+        serde_json::to_vec(&serde_json::json!({"base64Signature": s["Base64Signature"], "cert": null, "rekorBundle": s["Bundle"]})).unwrap(),
+    )
+    .unwrap();
+    let demo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../latch/demo");
+    let key = demo.join("DEMO-ONLY-signing-key.pub");
+    let rekor = demo.join("DEMO-ONLY-rekor-key.pub");
+
+    let run_latch = || {
+        let t = Instant::now();
+        let st = Command::new(latch)
+            .args(["verify-local", "--profile", "demo", "--data-dir", &data_s])
+            .stdout(std::process::Stdio::null())
+            .status()
+            .unwrap();
+        assert!(st.success());
+        t.elapsed().as_secs_f64()
+    };
+    let run_cosign = || {
+        let t = Instant::now();
+        let st = peers
+            .command("cosign")
+            .args(["verify-blob", "--offline", "--key"])
+            .arg(&key)
+            .arg("--bundle")
+            .arg(&bundle)
+            .arg(&payload)
+            .env("SIGSTORE_REKOR_PUBLIC_KEY", &rekor)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .unwrap();
+        assert!(st.success(), "cosign refused the stored signature");
+        t.elapsed().as_secs_f64()
+    };
+    run_latch();
+    run_cosign();
+    let (mut l, mut c) = (Vec::new(), Vec::new());
+    for i in 0..rounds {
+        if i % 2 == 0 {
+            l.push(run_latch());
+            c.push(run_cosign());
+        } else {
+            c.push(run_cosign());
+            l.push(run_latch());
+        }
+    }
+    let (ml, mc) = (median(&mut l), median(&mut c));
+    println!(
+        "{rounds} rounds: latch verify-local (built-in store, manifests and config re-hashed, signature and SET verified) {:.2} ms; cosign verify-blob of the same signature {:.2} ms; cosign/latch {:.1}x",
+        ml * 1000.0,
+        mc * 1000.0,
+        mc / ml
+    );
+}

@@ -1,0 +1,114 @@
+"""The exceptions Latch raises, rooted at :class:`LatchError`.
+
+Every exception carries ``kind``, a stable kebab-case name of what failed (such as
+``"not-verified"``, ``"rollback"``, ``"registry-unreachable"``), and ``verdict``: when
+signatures were looked at and refused, the verdict as a dict (every signature and why it
+was refused), else ``None``. The message is the whole chain of causes, in words.
+
+The rule for an application: if ``Updater.verify_local()`` raises *any* ``LatchError``,
+do not use the image.
+"""
+
+from typing import Any, Dict, Optional
+
+__all__ = [
+    "LatchError",
+    "ConfigurationError",
+    "VerificationError",
+    "NoSignaturesError",
+    "RollbackError",
+    "FreezeError",
+    "ImageIntegrityError",
+    "RegistryError",
+    "ContainerRuntimeError",
+    "StoreError",
+    "StoreCorruptError",
+    "LockedError",
+    "NotInstalledError",
+    "ArchiveError",
+    "FileError",
+]
+
+
+class LatchError(Exception):
+    """Base class of every error Latch raises."""
+
+    #: A stable, kebab-case name of what failed (``"rollback"``, ``"not-verified"``...).
+    kind: str = "error"
+    #: The verdict on every signature, when signatures were refused; else ``None``.
+    verdict: Optional[Dict[str, Any]] = None
+
+
+class ConfigurationError(LatchError, ValueError):
+    """The settings cannot work: no image or no key, an unreadable key or profile, a
+    threshold above the number of keys, an unknown runtime or ``tlog`` mode."""
+
+
+class VerificationError(LatchError):
+    """The image is not proven: too few trusted keys validly signed its digest (see
+    ``verdict``), the signatures are malformed, or a signature check failed. Nothing was
+    installed; what was installed before still is."""
+
+
+class NoSignaturesError(VerificationError):
+    """No signature at all was found for the image's digest (in the registry, the
+    archive, or the local signature store)."""
+
+
+class RollbackError(VerificationError):
+    """The image is validly signed but older than one already accepted (its log index,
+    log time or signed version is lower): a rollback attack, or a mirror lagging behind.
+    ``upgrade(force=True)`` accepts it anyway."""
+
+
+class FreezeError(VerificationError):
+    """The newest signature the registry offers is older than the profile's
+    ``max_signature_age``: the registry may be withholding updates (a freeze attack)."""
+
+
+class RegistryError(LatchError):
+    """The registry could not be reached, refused the request, or sent bytes that do not
+    match their digest. ``kind`` says which (``registry-unreachable``,
+    ``registry-not-found``, ``registry-unauthorized``, ``registry-digest-mismatch``...)."""
+
+
+class ContainerRuntimeError(LatchError):
+    """The container runtime (podman, docker, or the built-in store) failed: not
+    installed, daemon not running, a command that failed."""
+
+
+class ImageIntegrityError(VerificationError, ContainerRuntimeError):
+    """What the runtime holds is not the verified image: a blob of the built-in store
+    altered on disk (``verify_local(deep=True)``), or another digest reported after a pull
+    or load."""
+
+
+class StoreError(LatchError):
+    """The signature store or Latch's state (under ``data_dir``) could not be read or
+    written."""
+
+
+class StoreCorruptError(StoreError):
+    """A file of the store is corrupt (a signatures file that is not JSON, a
+    ``last_log_index`` that is not a number). It is left in place and never trusted."""
+
+
+class LockedError(StoreError):
+    """Another Latch process (or thread) is updating the same data directory. Retry
+    later, or pass ``wait=True``."""
+
+
+class NotInstalledError(LatchError):
+    """No image is installed (or the runtime no longer holds the one Latch installed):
+    call ``upgrade()``, ``load_archive()`` or ``install()``."""
+
+
+class ArchiveError(LatchError):
+    """An air-gap archive was refused before anything was loaded: not a readable tar, an
+    entry that could escape the directory, or a layout that is not a Latch/Dangerzone
+    archive."""
+
+
+class FileError(LatchError, OSError):
+    """A file Latch was asked to read or write could not be (a missing archive, an
+    output directory that does not exist)."""

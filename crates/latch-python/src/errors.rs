@@ -1,0 +1,199 @@
+//! `latch::Error` as Python exceptions.
+//!
+//! The classes are defined in Python (`latch/_errors.py`), where multiple inheritance is
+//! natural (`ConfigurationError` is also a `ValueError`, `ImageIntegrityError` both a
+//! `VerificationError` and a `ContainerRuntimeError`), and looked up here once each.
+//! Every instance carries `kind` (a stable kebab-case name of what failed) and, when the
+//! signatures were looked at, `verdict` (the verdict as a dict, as `--json` prints it).
+
+use latch::Error;
+use latch::registry::RegistryError;
+use latch::runtime::RuntimeError;
+use latch::trust::VerifyError;
+use pyo3::exceptions::PyRuntimeError;
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::PyType;
+
+/// The Python module that defines the exception classes.
+const ERRORS_MODULE: &str = "latch._errors";
+
+/// Every class, cached after its first use.
+macro_rules! classes {
+    ($($name:ident),* $(,)?) => {
+        #[allow(clippy::enum_variant_names)]
+        #[derive(Debug, Clone, Copy)]
+        pub(crate) enum Class { $($name),* }
+
+        impl Class {
+            fn name(self) -> &'static str {
+                match self { $(Class::$name => stringify!($name)),* }
+            }
+
+            fn cell(self) -> &'static PyOnceLock<Py<PyType>> {
+                $(
+                    #[allow(non_upper_case_globals)]
+                    static $name: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+                )*
+                match self { $(Class::$name => &$name),* }
+            }
+        }
+    };
+}
+
+classes!(
+    LatchError,
+    ConfigurationError,
+    VerificationError,
+    NoSignaturesError,
+    RollbackError,
+    FreezeError,
+    ImageIntegrityError,
+    RegistryError,
+    ContainerRuntimeError,
+    StoreError,
+    StoreCorruptError,
+    LockedError,
+    NotInstalledError,
+    ArchiveError,
+    FileError,
+);
+
+/// The class and `kind` for an error.
+fn classify(e: &Error) -> (Class, &'static str) {
+    match e {
+        Error::NotVerified(_) => (Class::VerificationError, "not-verified"),
+        Error::NoSignatures { .. } => (Class::NoSignaturesError, "no-signatures"),
+        Error::BadSignatures { .. } => (Class::VerificationError, "bad-signatures"),
+        Error::Sigstore(_) => (Class::VerificationError, "sigstore"),
+        Error::NotAttested { .. } => (Class::VerificationError, "not-attested"),
+        Error::Rollback { .. } => (Class::RollbackError, "rollback"),
+        Error::FreezeSuspected { .. } => (Class::FreezeError, "freeze-suspected"),
+        Error::Registry(r) => (Class::RegistryError, registry_kind(r)),
+        Error::RuntimeMismatch { .. } => (Class::ImageIntegrityError, "runtime-mismatch"),
+        Error::Runtime(r) => runtime_class(r),
+        Error::Locked(_) => (Class::LockedError, "locked"),
+        Error::StoreCorrupt { .. } => (Class::StoreCorruptError, "store-corrupt"),
+        Error::Store(_) => (Class::StoreError, "store"),
+        Error::NotInstalled { .. } => (Class::NotInstalledError, "not-installed"),
+        Error::Archive(_) => (Class::ArchiveError, "archive"),
+        Error::Io { .. } => (Class::FileError, "io"),
+        Error::Key { .. } => (Class::ConfigurationError, "key"),
+        Error::Policy(_) => (Class::ConfigurationError, "policy"),
+        Error::Reference(_) => (Class::ConfigurationError, "reference"),
+        Error::Profile(_) => (Class::ConfigurationError, "profile"),
+        Error::Invalid(_) => (Class::ConfigurationError, "invalid"),
+        Error::Interrupted(_) => (Class::LatchError, "interrupted"),
+        // A variant added to `latch::Error` after this mapping was written.
+        #[allow(unreachable_patterns)]
+        _ => (Class::LatchError, "error"),
+    }
+}
+
+fn registry_kind(e: &RegistryError) -> &'static str {
+    match e {
+        RegistryError::Unreachable { .. } => "registry-unreachable",
+        RegistryError::Transfer { .. } => "registry-transfer",
+        RegistryError::Status { .. } => "registry-status",
+        RegistryError::NotFound { .. } => "registry-not-found",
+        RegistryError::Unauthorized { .. } => "registry-unauthorized",
+        RegistryError::TooLarge { .. } => "registry-too-large",
+        RegistryError::DigestMismatch { .. }
+        | RegistryError::HeaderMismatch { .. }
+        | RegistryError::SizeMismatch { .. } => "registry-digest-mismatch",
+        RegistryError::NoSuchPlatform { .. } => "registry-no-such-platform",
+        RegistryError::Credentials(_) => "registry-credentials",
+        #[allow(unreachable_patterns)]
+        _ => "registry",
+    }
+}
+
+fn runtime_class(e: &RuntimeError) -> (Class, &'static str) {
+    match e {
+        // What the runtime holds is not the verified image.
+        RuntimeError::Corrupt { .. } => (Class::ImageIntegrityError, "runtime-corrupt"),
+        RuntimeError::WrongImageId { .. } => (Class::ImageIntegrityError, "runtime-wrong-image-id"),
+        RuntimeError::NotReported { .. } => (Class::ImageIntegrityError, "runtime-not-reported"),
+        RuntimeError::UnknownRuntime(_) => (Class::ConfigurationError, "unknown-runtime"),
+        RuntimeError::NotFound { .. } => (Class::ContainerRuntimeError, "runtime-not-found"),
+        RuntimeError::DaemonUnreachable { .. } => {
+            (Class::ContainerRuntimeError, "runtime-unreachable")
+        }
+        RuntimeError::Registry(r) => (Class::RegistryError, registry_kind(r)),
+        #[allow(unreachable_patterns)]
+        _ => (Class::ContainerRuntimeError, "runtime"),
+    }
+}
+
+/// The verdict behind a refusal, for the exception's `verdict` attribute.
+fn verdict_json(e: &Error) -> Option<String> {
+    match e {
+        Error::NotVerified(VerifyError::ThresholdNotMet { verdict }) => {
+            serde_json::to_string(verdict).ok()
+        }
+        _ => None,
+    }
+}
+
+/// The exception class `class`, or `RuntimeError` if `latch._errors` cannot be imported
+/// (the native module used without its package).
+fn class_object<'py>(py: Python<'py>, class: Class) -> PyResult<Bound<'py, PyType>> {
+    class
+        .cell()
+        .import(py, ERRORS_MODULE, class.name())
+        .cloned()
+}
+
+/// Builds an exception of `class` with `message`, `kind` and, optionally, `verdict`
+/// (JSON, parsed into a dict).
+pub(crate) fn make(
+    py: Python<'_>,
+    class: Class,
+    message: String,
+    kind: &str,
+    verdict: Option<String>,
+) -> PyErr {
+    let build = || -> PyResult<PyErr> {
+        let ty = class_object(py, class)?;
+        let exc = ty.call1((message.clone(),))?;
+        exc.setattr("kind", kind)?;
+        if let Some(v) = verdict {
+            exc.setattr("verdict", crate::results::json_to_py(py, &v)?)?;
+        }
+        Ok(PyErr::from_value(exc))
+    };
+    build().unwrap_or_else(|e| {
+        let fallback = PyRuntimeError::new_err(format!("{message} ({kind})"));
+        fallback.set_cause(py, Some(e));
+        fallback
+    })
+}
+
+/// `latch::Error` as the matching Python exception. The message is the error's chain of
+/// causes, as the CLI prints it.
+pub(crate) fn to_py(py: Python<'_>, e: Error) -> PyErr {
+    let (class, kind) = classify(&e);
+    let verdict = verdict_json(&e);
+    make(py, class, chain(&e), kind, verdict)
+}
+
+/// An error and its sources, joined by ": " (skipping a source whose text the outer
+/// message already contains).
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = s.source();
+    }
+    out
+}
+
+/// A configuration mistake found before calling Latch (a bad argument).
+pub(crate) fn configuration(py: Python<'_>, message: String) -> PyErr {
+    make(py, Class::ConfigurationError, message, "invalid", None)
+}

@@ -1,0 +1,405 @@
+//! Latch for Python: the native half of the `latch` package.
+//!
+//! `latch.Updater` wraps [`latch::Updater`]; each long call detaches from the interpreter
+//! (other Python threads run meanwhile) and runs on a Tokio runtime owned by this module.
+//! Results are small immutable objects (`results`), failures exceptions rooted at
+//! `latch.LatchError` (`errors`), progress a Python callable called with `(done, total)`
+//! bytes (`progress`).
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod errors;
+mod progress;
+mod results;
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use latch::registry::{ClientOptions, NoProgress, Progress};
+use latch::trust::TlogMode;
+use latch::{Overrides, Profile, UpgradeOptions};
+use pyo3::exceptions::{PyRuntimeError, PyTypeError};
+use pyo3::prelude::*;
+
+use crate::progress::PyProgress;
+use crate::results::{
+    ArchiveResult, CheckResult, InstallResult, StatusResult, StoreResult, UpgradeResult,
+    VerifyResult,
+};
+
+/// How often a long call looks for a pending signal (Ctrl-C) while it waits.
+const SIGNAL_POLL: Duration = Duration::from_millis(100);
+
+/// The module's Tokio runtime, with the id of the process that made it.
+static RUNTIME: Mutex<Option<(u32, Arc<tokio::runtime::Runtime>)>> = Mutex::new(None);
+
+/// The runtime, made on first use (not at import: an application that forks before using
+/// Latch gets its runtime in the child). A child forked after a call gets a new one: the
+/// parent's worker threads do not exist in it.
+fn runtime() -> PyResult<Arc<tokio::runtime::Runtime>> {
+    let mut slot = RUNTIME
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let pid = std::process::id();
+    if let Some((owner, rt)) = slot.as_ref()
+        && *owner == pid
+    {
+        return Ok(rt.clone());
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("latch")
+        .build()
+        .map(Arc::new)
+        .map_err(|e| PyRuntimeError::new_err(format!("cannot start Latch's runtime: {e}")))?;
+    if let Some((_, inherited)) = slot.replace((pid, rt.clone())) {
+        // Dropping it would wait for threads that were not forked: leak it instead.
+        std::mem::forget(inherited);
+    }
+    Ok(rt)
+}
+
+/// How a long call ended.
+enum Outcome<T> {
+    Done(latch::Result<T>),
+    /// The progress callable raised.
+    Cancelled,
+    /// A signal handler raised (`KeyboardInterrupt`).
+    Interrupted(PyErr),
+}
+
+/// Runs the future `make` returns to completion on the module's runtime, detached from
+/// the interpreter (the future is made and polled inside, so it need not be `Send`).
+///
+/// Called from the main thread, every [`SIGNAL_POLL`] it attaches briefly to let Python
+/// run its signal handlers: a `KeyboardInterrupt` abandons the operation (dropped at an
+/// await point, as a killed process would stop: the previously installed image stays
+/// installed) and is raised. If the progress callable raises, the operation is abandoned
+/// the same way and that exception is raised; if it raises after the operation finished,
+/// the result stands and the exception goes to `sys.unraisablehook`.
+fn run<T, F, Fut>(py: Python<'_>, progress: Option<&PyProgress>, make: F) -> PyResult<T>
+where
+    F: FnOnce() -> Fut + Send,
+    Fut: Future<Output = latch::Result<T>>,
+    T: Send,
+{
+    let rt = runtime()?;
+    // Python runs signal handlers only in its main thread: elsewhere there is nothing to
+    // poll for.
+    let main_thread = is_main_thread(py)?;
+    let outcome = py.detach(|| {
+        rt.block_on(async {
+            let fut = make();
+            let cancelled = async {
+                match progress {
+                    Some(p) => p.cancelled().await,
+                    None => std::future::pending().await,
+                }
+            };
+            let signals = async {
+                if !main_thread {
+                    return std::future::pending().await;
+                }
+                loop {
+                    tokio::time::sleep(SIGNAL_POLL).await;
+                    if let Some(Err(e)) = Python::try_attach(|py| py.check_signals()) {
+                        return e;
+                    }
+                }
+            };
+            tokio::select! {
+                biased;
+                r = fut => Outcome::Done(r),
+                () = cancelled => Outcome::Cancelled,
+                e = signals => Outcome::Interrupted(e),
+            }
+        })
+    });
+    match outcome {
+        Outcome::Done(result) => {
+            if let Some(err) = progress.and_then(PyProgress::take_error) {
+                err.write_unraisable(py, None);
+            }
+            result.map_err(|e| errors::to_py(py, e))
+        }
+        Outcome::Cancelled => Err(progress
+            .and_then(PyProgress::take_error)
+            .unwrap_or_else(|| {
+                PyRuntimeError::new_err("the progress callable failed; operation abandoned")
+            })),
+        Outcome::Interrupted(e) => Err(e),
+    }
+}
+
+/// Whether the calling thread is Python's main thread.
+fn is_main_thread(py: Python<'_>) -> PyResult<bool> {
+    let threading = py.import("threading")?;
+    let current = threading.call_method0("current_thread")?;
+    let main = threading.call_method0("main_thread")?;
+    Ok(current.is(&main))
+}
+
+/// A progress callable, checked.
+fn progress_of(py: Python<'_>, callable: Option<Py<PyAny>>) -> PyResult<Option<PyProgress>> {
+    match callable {
+        None => Ok(None),
+        Some(c) if c.bind(py).is_none() => Ok(None),
+        Some(c) if c.bind(py).is_callable() => Ok(Some(PyProgress::new(c))),
+        Some(c) => Err(PyTypeError::new_err(format!(
+            "progress must be a callable taking (done, total), not {}",
+            c.bind(py).get_type().name()?
+        ))),
+    }
+}
+
+fn as_progress(p: &Option<PyProgress>) -> &dyn Progress {
+    match p {
+        Some(p) => p,
+        None => &NoProgress,
+    }
+}
+
+/// Keeps one application's sandbox image current and proven. See the package
+/// documentation (`help(latch)`) for the arguments.
+#[pyclass(frozen, module = "latch", name = "Updater")]
+struct PyUpdater {
+    inner: latch::Updater,
+}
+
+#[pymethods]
+impl PyUpdater {
+    #[new]
+    #[pyo3(signature = (
+        image=None, keys=None, rekor_keys=None, runtime=None, data_dir=None, profile=None,
+        threshold=None, tlog=None, insecure_registries=None, *, platform=None, repository=None,
+        rollback_floor=None, max_signature_age=None, source_layout=None, bundled_archive=None,
+    ))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        image: Option<String>,
+        keys: Option<Vec<PathBuf>>,
+        rekor_keys: Option<Vec<PathBuf>>,
+        runtime: Option<String>,
+        data_dir: Option<PathBuf>,
+        profile: Option<PathBuf>,
+        threshold: Option<usize>,
+        tlog: Option<String>,
+        insecure_registries: Option<Vec<String>>,
+        platform: Option<String>,
+        repository: Option<String>,
+        rollback_floor: Option<u64>,
+        max_signature_age: Option<String>,
+        source_layout: Option<PathBuf>,
+        bundled_archive: Option<PathBuf>,
+    ) -> PyResult<PyUpdater> {
+        let tlog = match tlog {
+            Some(t) => Some(t.parse::<TlogMode>().map_err(|e| {
+                errors::configuration(
+                    py,
+                    format!("tlog {t:?}: {e} (expected required, optional or ignored)"),
+                )
+            })?),
+            None => None,
+        };
+        if threshold == Some(0) {
+            return Err(errors::configuration(
+                py,
+                "threshold must be at least 1".to_owned(),
+            ));
+        }
+        let overrides = Overrides {
+            image,
+            keys: keys.unwrap_or_default(),
+            threshold,
+            rekor_keys: rekor_keys.unwrap_or_default(),
+            tlog,
+            repository,
+            rollback_floor,
+            max_signature_age,
+            runtime,
+            data_dir,
+            platform,
+            source_layout,
+            bundled_archive,
+        };
+        let profile = match profile {
+            Some(p) if p.as_os_str() == "demo" => latch::demo::profile(overrides),
+            Some(p) => Profile::from_file(&p, overrides),
+            None => Profile::from_overrides(overrides),
+        }
+        .map_err(|e| errors::to_py(py, e))?;
+        let mut opts = ClientOptions::from_env();
+        opts.insecure_registries
+            .extend(insecure_registries.unwrap_or_default());
+        let inner =
+            latch::Updater::with_client_options(profile, opts).map_err(|e| errors::to_py(py, e))?;
+        Ok(PyUpdater { inner })
+    }
+
+    /// Is a newer verified image available? `explicit=False` (an automatic check) honours
+    /// the user's opt-in and the cooldown.
+    #[pyo3(signature = (explicit=true))]
+    fn check(&self, py: Python<'_>, explicit: bool) -> PyResult<CheckResult> {
+        let r = run(py, None, || self.inner.check(explicit))?;
+        Ok(CheckResult::new(&r))
+    }
+
+    /// Upgrades to the newest verified image, or says it is already installed.
+    #[pyo3(signature = (progress=None, force=false, wait=false))]
+    fn upgrade(
+        &self,
+        py: Python<'_>,
+        progress: Option<Py<PyAny>>,
+        force: bool,
+        wait: bool,
+    ) -> PyResult<UpgradeResult> {
+        let progress = progress_of(py, progress)?;
+        let opts = UpgradeOptions {
+            force,
+            wait,
+            ..UpgradeOptions::default()
+        };
+        let r = run(py, progress.as_ref(), || {
+            self.inner.upgrade(&opts, as_progress(&progress))
+        })?;
+        Ok(UpgradeResult::new(&r))
+    }
+
+    /// Verifies the installed image before use.
+    #[pyo3(signature = (deep=false))]
+    fn verify_local(&self, py: Python<'_>, deep: bool) -> PyResult<VerifyResult> {
+        let r = run(py, None, || self.inner.verify_local(deep))?;
+        Ok(VerifyResult::new(&r))
+    }
+
+    /// Fetches, verifies and stores the remote image's signatures without pulling it.
+    fn store_signatures(&self, py: Python<'_>) -> PyResult<StoreResult> {
+        let r = run(py, None, || self.inner.store_signatures())?;
+        Ok(StoreResult::new(&r))
+    }
+
+    /// Writes an air-gap archive of the newest verified image.
+    #[pyo3(signature = (path, arch=None, force=false, progress=None))]
+    fn prepare_archive(
+        &self,
+        py: Python<'_>,
+        path: PathBuf,
+        arch: Option<String>,
+        force: bool,
+        progress: Option<Py<PyAny>>,
+    ) -> PyResult<ArchiveResult> {
+        let platform = match arch.as_deref() {
+            Some(a) => Some(
+                latch::oci::Platform::parse(a)
+                    .map_err(|e| errors::configuration(py, format!("arch {a:?}: {e}")))?,
+            ),
+            None => None,
+        };
+        let progress = progress_of(py, progress)?;
+        let r = run(py, progress.as_ref(), || {
+            self.inner
+                .prepare_archive(platform.as_ref(), &path, force, as_progress(&progress))
+        })?;
+        Ok(ArchiveResult::new(&r))
+    }
+
+    /// Loads an air-gap archive, verified before anything reaches the runtime.
+    #[pyo3(signature = (path, force=false, wait=false))]
+    fn load_archive(
+        &self,
+        py: Python<'_>,
+        path: PathBuf,
+        force: bool,
+        wait: bool,
+    ) -> PyResult<UpgradeResult> {
+        let opts = UpgradeOptions {
+            force,
+            wait,
+            ..UpgradeOptions::default()
+        };
+        let r = run(py, None, || self.inner.load_archive(&path, &opts))?;
+        Ok(UpgradeResult::new(&r))
+    }
+
+    /// Installs the best of: what is installed, the bundled archive, the registry's newest
+    /// image (only when `online`).
+    #[pyo3(signature = (online=false, progress=None))]
+    fn install(
+        &self,
+        py: Python<'_>,
+        online: bool,
+        progress: Option<Py<PyAny>>,
+    ) -> PyResult<InstallResult> {
+        let progress = progress_of(py, progress)?;
+        let r = run(py, progress.as_ref(), || {
+            self.inner.install(online, as_progress(&progress))
+        })?;
+        InstallResult::new(py, &r)
+    }
+
+    /// What is installed and how Latch is set up.
+    fn status(&self, py: Python<'_>) -> PyResult<StatusResult> {
+        let r = run(py, None, || self.inner.status())?;
+        Ok(StatusResult::new(&r))
+    }
+
+    /// Records the user's choice about automatic update checks.
+    fn set_updates_enabled(&self, py: Python<'_>, enabled: bool) -> PyResult<()> {
+        // Waits for the store's lock (an upgrade in another process): detached.
+        py.detach(|| self.inner.set_updates_enabled(enabled))
+            .map_err(|e| errors::to_py(py, e))
+    }
+
+    /// Whether automatic update checks are on (the user's choice, else the profile's).
+    #[getter]
+    fn updates_enabled(&self, py: Python<'_>) -> PyResult<bool> {
+        self.inner
+            .updates_enabled()
+            .map_err(|e| errors::to_py(py, e))
+    }
+
+    /// The image followed (`registry/repository:tag`).
+    #[getter]
+    fn image(&self) -> String {
+        self.inner.profile().image.to_string()
+    }
+
+    /// The data directory (signatures, `last_log_index`, state).
+    #[getter]
+    fn data_dir(&self) -> PathBuf {
+        self.inner.profile().data_dir.clone()
+    }
+
+    /// The runtime (`podman`, `docker` or `store:DIR`).
+    #[getter]
+    fn runtime(&self) -> String {
+        self.inner.runtime().spec()
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "Updater(image={:?}, runtime={:?}, data_dir={:?})",
+            self.image(),
+            self.runtime(),
+            self.inner.profile().data_dir.display().to_string()
+        )
+    }
+}
+
+/// The native module `latch._latch`; the package `latch` re-exports it.
+#[pymodule]
+fn _latch(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add_class::<PyUpdater>()?;
+    m.add_class::<CheckResult>()?;
+    m.add_class::<UpgradeResult>()?;
+    m.add_class::<VerifyResult>()?;
+    m.add_class::<StoreResult>()?;
+    m.add_class::<StatusResult>()?;
+    m.add_class::<ArchiveResult>()?;
+    m.add_class::<InstallResult>()?;
+    Ok(())
+}
