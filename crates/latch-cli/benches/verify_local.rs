@@ -13,11 +13,18 @@ use latch_testkit::Peers;
 fn median(v: &mut [f64]) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
     let n = v.len();
-    if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 }
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
 }
 
 fn main() {
-    let rounds: usize = std::env::args().skip(1).find_map(|a| a.parse().ok()).unwrap_or(50);
+    let rounds: usize = std::env::args()
+        .skip(1)
+        .find_map(|a| a.parse().ok())
+        .unwrap_or(50);
     let peers = Peers::get();
     let latch = env!("CARGO_BIN_EXE_latch");
     let tmp = tempfile::tempdir().unwrap();
@@ -35,13 +42,21 @@ fn main() {
         .map(|e| e.unwrap().path())
         .find(|p| p.is_dir())
         .unwrap();
-    let file = std::fs::read_dir(&sig_dir).unwrap().next().unwrap().unwrap().path();
-    let list: Vec<serde_json::Value> = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    let file = std::fs::read_dir(&sig_dir)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let list: Vec<serde_json::Value> =
+        serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
     let s = &list[0];
     let payload = tmp.path().join("payload");
     std::fs::write(
         &payload,
-        base64::engine::general_purpose::STANDARD.decode(s["Payload"].as_str().unwrap()).unwrap(),
+        base64::engine::general_purpose::STANDARD
+            .decode(s["Payload"].as_str().unwrap())
+            .unwrap(),
     )
     .unwrap();
     let bundle = tmp.path().join("bundle.json");

@@ -54,7 +54,9 @@ fn documented() -> BTreeMap<String, serde_json::Value> {
 }
 
 fn keys(v: &serde_json::Value) -> BTreeSet<String> {
-    v.as_object().map(|m| m.keys().cloned().collect()).unwrap_or_default()
+    v.as_object()
+        .map(|m| m.keys().cloned().collect())
+        .unwrap_or_default()
 }
 
 struct Checker {
@@ -65,7 +67,13 @@ struct Checker {
 
 impl Checker {
     /// Runs `latch <args>` (which must include --json), expects `ok`, checks the document.
-    fn check(&mut self, name: &str, args: &[&str], env: &[(&str, &str)], ok: bool) -> serde_json::Value {
+    fn check(
+        &mut self,
+        name: &str,
+        args: &[&str],
+        env: &[(&str, &str)],
+        ok: bool,
+    ) -> serde_json::Value {
         let o = latch(args, env);
         assert_eq!(
             o.status.success(),
@@ -74,9 +82,17 @@ impl Checker {
             String::from_utf8_lossy(&o.stdout),
             String::from_utf8_lossy(&o.stderr)
         );
-        let v: serde_json::Value = serde_json::from_slice(&o.stdout)
-            .unwrap_or_else(|e| panic!("{args:?} printed no JSON document ({e}): {}", String::from_utf8_lossy(&o.stdout)));
-        std::fs::write(self.examples.join(format!("{name}.json")), serde_json::to_vec_pretty(&v).unwrap()).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
+            panic!(
+                "{args:?} printed no JSON document ({e}): {}",
+                String::from_utf8_lossy(&o.stdout)
+            )
+        });
+        std::fs::write(
+            self.examples.join(format!("{name}.json")),
+            serde_json::to_vec_pretty(&v).unwrap(),
+        )
+        .unwrap();
         assert_eq!(v["json_version"], 1, "{name}");
         self.checked.insert(name.to_owned());
         if std::env::var_os("LATCH_WRITE_JSON_EXAMPLES").is_some() {
@@ -87,7 +103,11 @@ impl Checker {
             .docs
             .get(name)
             .unwrap_or_else(|| panic!("docs/json.md has no example for `latch {name}`"));
-        assert_eq!(keys(&v), keys(doc), "members of `latch {name}` differ from docs/json.md");
+        assert_eq!(
+            keys(&v),
+            keys(doc),
+            "members of `latch {name}` differ from docs/json.md"
+        );
         v
     }
 }
@@ -104,30 +124,86 @@ fn every_documented_json_document_matches_its_command() {
     let tmp = tempfile::tempdir().unwrap();
     let t = |p: &str| tmp.path().join(p).display().to_string();
     let reg = Registry::start();
-    let env = [("LATCH_PASSWORD", "json-contract"), ("HOME", tmp.path().to_str().unwrap())];
+    let env = [
+        ("LATCH_PASSWORD", "json-contract"),
+        ("HOME", tmp.path().to_str().unwrap()),
+    ];
 
     // A signed multi-platform image with nightly tags.
     let prefix = t("release");
-    let v = c.check("generate-key-pair", &["generate-key-pair", "--json", "--output-key-prefix", &prefix], &env, true);
+    let v = c.check(
+        "generate-key-pair",
+        &[
+            "generate-key-pair",
+            "--json",
+            "--output-key-prefix",
+            &prefix,
+        ],
+        &env,
+        true,
+    );
     assert!(v["public_key"].as_str().unwrap().ends_with("release.pub"));
     let key = t("release.key");
     let public = t("release.pub");
-    let built = ImageBuilder::new().gzip_layer(5000).build_multi_arch(&tmp.path().join("img"), "latest");
+    let built = ImageBuilder::new()
+        .gzip_layer(5000)
+        .build_multi_arch(&tmp.path().join("img"), "latest");
     let nightly = "20241219-0.8.0-77-g06a9117";
     for tag in ["latest", nightly] {
         built.push(&reg.reference(&format!("app/sandbox:{tag}")));
     }
     let by_digest = format!("{}/app/sandbox@{}", reg.host(), built.digest());
-    c.check("sign", &["sign", "--json", "--recursive", &by_digest, "--key", &key], &env, true);
+    c.check(
+        "sign",
+        &["sign", "--json", "--recursive", &by_digest, "--key", &key],
+        &env,
+        true,
+    );
     let image = reg.reference("app/sandbox:latest");
     let repo = format!("{}/app/sandbox", reg.host());
 
     c.check("inspect", &["inspect", "--json", &image], &env, true);
     c.check("tags", &["tags", "--json", &repo], &env, true);
-    c.check("pull", &["pull", "--json", &image, "--to", &format!("oci:{}:latest", t("pulled"))], &env, true);
-    c.check("verify", &["verify", "--json", &image, "--key", &public], &env, true);
-    c.check("nightlies", &["nightlies", "--json", &repo, "--commit", "06a9117", "--max-age", "100000d"], &env, true);
-    c.check("promote", &["promote", "--json", &by_digest, "--tag", "stable", "--key", &public], &env, true);
+    c.check(
+        "pull",
+        &[
+            "pull",
+            "--json",
+            &image,
+            "--to",
+            &format!("oci:{}:latest", t("pulled")),
+        ],
+        &env,
+        true,
+    );
+    c.check(
+        "verify",
+        &["verify", "--json", &image, "--key", &public],
+        &env,
+        true,
+    );
+    c.check(
+        "nightlies",
+        &[
+            "nightlies",
+            "--json",
+            &repo,
+            "--commit",
+            "06a9117",
+            "--max-age",
+            "100000d",
+        ],
+        &env,
+        true,
+    );
+    c.check(
+        "promote",
+        &[
+            "promote", "--json", &by_digest, "--tag", "stable", "--key", &public,
+        ],
+        &env,
+        true,
+    );
 
     let profile = |cmd: &'static str, data: &str| -> Vec<String> {
         vec![
@@ -147,8 +223,18 @@ fn every_documented_json_document_matches_its_command() {
     };
     run(&mut c, "check", profile("check", "data"), true);
     run(&mut c, "upgrade", profile("upgrade", "data"), true);
-    run(&mut c, "verify-local", profile("verify-local", "data"), true);
-    run(&mut c, "store-signatures", profile("store-signatures", "data"), true);
+    run(
+        &mut c,
+        "verify-local",
+        profile("verify-local", "data"),
+        true,
+    );
+    run(
+        &mut c,
+        "store-signatures",
+        profile("store-signatures", "data"),
+        true,
+    );
     run(&mut c, "status", profile("status", "data"), true);
     let mut prepare = profile("prepare-archive", "data");
     prepare.extend(["-o".into(), t("airgap.tar")]);
@@ -174,7 +260,14 @@ fn every_documented_json_document_matches_its_command() {
     c.check("diff", &["diff", "--json", &a, &a], &env, true);
     c.check(
         "normalize",
-        &["normalize", "--json", &a, &format!("oci:{}:latest", t("normalized")), "--source-date-epoch", "0"],
+        &[
+            "normalize",
+            "--json",
+            &a,
+            &format!("oci:{}:latest", t("normalized")),
+            "--source-date-epoch",
+            "0",
+        ],
         &env,
         true,
     );
@@ -185,17 +278,25 @@ fn every_documented_json_document_matches_its_command() {
         c.check(
             "verify-signatures",
             &[
-                "verify-signatures", "--json",
-                "--key", dz.join("test.pub.key").to_str().unwrap(),
-                "--rekor-key", dz.join("rekor.pub").to_str().unwrap(),
-                "--digest", "sha256:19e8eacd75879d05f6621c2ea8dd955e68ee3e07b41b9d53f4c8cc9929a68a67",
+                "verify-signatures",
+                "--json",
+                "--key",
+                dz.join("test.pub.key").to_str().unwrap(),
+                "--rekor-key",
+                dz.join("rekor.pub").to_str().unwrap(),
+                "--digest",
+                "sha256:19e8eacd75879d05f6621c2ea8dd955e68ee3e07b41b9d53f4c8cc9929a68a67",
                 f.to_str().unwrap(),
             ],
             &env,
             true,
         );
         let case = td.join("sigstore-conformance/bundle-verify/happy-path-v0.3");
-        let artifact = if case.join("artifact").exists() { case.join("artifact") } else { td.join("sigstore-conformance/bundle-verify/a.txt") };
+        let artifact = if case.join("artifact").exists() {
+            case.join("artifact")
+        } else {
+            td.join("sigstore-conformance/bundle-verify/a.txt")
+        };
         c.check(
             "verify-bundle",
             &[
@@ -218,5 +319,8 @@ fn every_documented_json_document_matches_its_command() {
         .keys()
         .filter(|k| !c.checked.contains(*k) && k.as_str() != "verify-attestation")
         .collect();
-    assert!(untested.is_empty(), "documented but not checked: {untested:?}");
+    assert!(
+        untested.is_empty(),
+        "documented but not checked: {untested:?}"
+    );
 }

@@ -115,7 +115,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("secret");
         atomic_write_private(&p, b"token").unwrap();
-        assert_eq!(fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
         assert_eq!(fs::read(&p).unwrap(), b"token");
     }
 

@@ -222,7 +222,8 @@ impl TokenCache {
     }
 
     pub fn forget(&mut self, host: &str, scope: &str) {
-        self.tokens.retain(|t| !(t.host == host && t.scope == scope));
+        self.tokens
+            .retain(|t| !(t.host == host && t.scope == scope));
     }
 
     pub fn realm(&self, host: &str) -> Option<Realm> {
@@ -339,7 +340,13 @@ mod tests {
         let mut c = TokenCache::default();
         c.put("h", "s", "secret".into(), Duration::from_secs(300));
         c.put("h", "old", "stale".into(), Duration::from_secs(0));
-        assert!(c.set_realm("h", Realm { realm: "https://h/token".into(), service: Some("h".into()) }));
+        assert!(c.set_realm(
+            "h",
+            Realm {
+                realm: "https://h/token".into(),
+                service: Some("h".into())
+            }
+        ));
         c.save(&path).unwrap();
         #[cfg(unix)]
         {
@@ -352,6 +359,9 @@ mod tests {
         assert!(back.get("h", "old").is_none());
         assert_eq!(back.realm("h").unwrap().realm, "https://h/token");
         std::fs::write(&path, b"{not json").unwrap();
-        assert!(TokenCache::load(&path).get("h", "s").is_none(), "garbage is an empty cache");
+        assert!(
+            TokenCache::load(&path).get("h", "s").is_none(),
+            "garbage is an empty cache"
+        );
     }
 }

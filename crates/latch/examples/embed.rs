@@ -6,7 +6,7 @@
 use std::process::ExitCode;
 
 use latch::registry::Totals;
-use latch::{Error, Overrides, Profile, UpgradeOptions, Updater};
+use latch::{Error, Overrides, Profile, Updater, UpgradeOptions};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -36,8 +36,10 @@ async fn run(profile_arg: &str) -> Result<(), Error> {
     //    newest remote one when checks are allowed).
     let online = updater.updates_enabled()?;
     let installed = updater.install(online, &Totals::default()).await?;
-    println!("installed: {} (log indexes: installed {:?}, bundled {:?}, remote {:?})",
-        installed.choice, installed.installed, installed.bundled, installed.remote);
+    println!(
+        "installed: {} (log indexes: installed {:?}, bundled {:?}, remote {:?})",
+        installed.choice, installed.installed, installed.bundled, installed.remote
+    );
 
     // 2. Periodically, if the user opted in: a check costs the registry one request when
     //    nothing changed; upgrade when something did.
@@ -48,8 +50,12 @@ async fn run(profile_arg: &str) -> Result<(), Error> {
             match updater.upgrade(&UpgradeOptions::default(), &progress).await {
                 Ok(r) => println!("upgraded to {}", r.digest),
                 // What to tell the user differs by error: match on the variant.
-                Err(Error::Rollback { detail }) => eprintln!("the registry offered an older image: {detail}"),
-                Err(Error::FreezeSuspected { detail }) => eprintln!("updates may be withheld: {detail}"),
+                Err(Error::Rollback { detail }) => {
+                    eprintln!("the registry offered an older image: {detail}")
+                }
+                Err(Error::FreezeSuspected { detail }) => {
+                    eprintln!("updates may be withheld: {detail}")
+                }
                 Err(Error::Registry(e)) => eprintln!("registry unreachable, trying later: {e}"),
                 Err(e) => return Err(e),
             }

@@ -895,11 +895,17 @@ impl Updater {
         report.contacted_registry = matches!(self.profile.source, Source::Registry);
         let remote_digest = match &self.profile.source {
             Source::Registry => match self.client.head_manifest(&self.profile.image).await? {
-                Some(ManifestHead { digest: Some(d), .. }) => Some(d),
+                Some(ManifestHead {
+                    digest: Some(d), ..
+                }) => Some(d),
                 // No Docker-Content-Digest on HEAD: hash the manifest itself.
-                Some(ManifestHead { digest: None, .. }) => {
-                    Some(self.client.get_manifest(&self.profile.image).await?.digest().clone())
-                }
+                Some(ManifestHead { digest: None, .. }) => Some(
+                    self.client
+                        .get_manifest(&self.profile.image)
+                        .await?
+                        .digest()
+                        .clone(),
+                ),
                 None => {
                     return Err(Error::Registry(RegistryError::NotFound {
                         what: format!("manifest {}", self.profile.image),

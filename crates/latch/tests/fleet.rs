@@ -6,7 +6,7 @@ mod common;
 
 use common::World;
 use latch::registry::NoProgress;
-use latch::{Overrides, UpgradeOptions, Updater};
+use latch::{Overrides, Updater, UpgradeOptions};
 use latch_testkit::{Fault, Proxy, Registry, TokenAuth};
 
 fn through(w: &World, proxy: &Proxy) -> Overrides {
@@ -34,7 +34,10 @@ async fn an_unchanged_check_is_one_request_and_tokens_are_kept_between_runs() {
     w.publish(1, 100, "1").await;
     let proxy = Proxy::start(&w.reg);
     let o = through(&w, &proxy);
-    fresh(&w, &o).upgrade(&UpgradeOptions::default(), &NoProgress).await.unwrap();
+    fresh(&w, &o)
+        .upgrade(&UpgradeOptions::default(), &NoProgress)
+        .await
+        .unwrap();
     let tokens = w.reg.token_server().unwrap();
 
     // No change: one HEAD, no ping, no token request.
@@ -56,7 +59,10 @@ async fn an_unchanged_check_is_one_request_and_tokens_are_kept_between_runs() {
     let r = fresh(&w, &o).check(true).await.unwrap();
     assert_eq!((r.status, r.log_index), ("update-available", Some(200)));
     let log = proxy.log();
-    let kinds: Vec<String> = log.iter().map(|e| format!("{} {}", e.method, e.path)).collect();
+    let kinds: Vec<String> = log
+        .iter()
+        .map(|e| format!("{} {}", e.method, e.path))
+        .collect();
     assert_eq!(log.len(), 4, "{kinds:?}");
     assert_eq!(tokens.request_count(), 0);
     println!(
@@ -66,7 +72,10 @@ async fn an_unchanged_check_is_one_request_and_tokens_are_kept_between_runs() {
     );
 
     // A registry that omits Docker-Content-Digest on HEAD: a GET, whose bytes are hashed.
-    fresh(&w, &o).upgrade(&UpgradeOptions::default(), &NoProgress).await.unwrap();
+    fresh(&w, &o)
+        .upgrade(&UpgradeOptions::default(), &NoProgress)
+        .await
+        .unwrap();
     proxy.set_faults(vec![Fault::omit_digest().on("HEAD", "/manifests/")]);
     proxy.clear_log();
     let r = fresh(&w, &o).check(true).await.unwrap();
@@ -87,14 +96,21 @@ async fn an_expired_token_costs_one_token_request_and_no_ping() {
     w.publish(1, 100, "1").await;
     let proxy = Proxy::start(&w.reg);
     let o = through(&w, &proxy);
-    fresh(&w, &o).upgrade(&UpgradeOptions::default(), &NoProgress).await.unwrap();
+    fresh(&w, &o)
+        .upgrade(&UpgradeOptions::default(), &NoProgress)
+        .await
+        .unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     let tokens = w.reg.token_server().unwrap();
     tokens.clear_requests();
     proxy.clear_log();
     let r = fresh(&w, &o).check(true).await.unwrap();
     assert_eq!(r.status, "up-to-date");
-    assert_eq!(tokens.request_count(), 1, "the expired token is renewed from the known realm");
+    assert_eq!(
+        tokens.request_count(),
+        1,
+        "the expired token is renewed from the known realm"
+    );
     let log = proxy.log();
     assert_eq!(log.len(), 1, "no /v2/ ping, no 401 round trip: {log:?}");
     assert_eq!(log[0].method, "HEAD");
@@ -117,5 +133,8 @@ async fn automatic_checks_are_spread_by_jitter() {
     }
     next.sort();
     next.dedup();
-    assert!(next.len() > 1, "eight installs checking at once scheduled the same next check: {next:?}");
+    assert!(
+        next.len() > 1,
+        "eight installs checking at once scheduled the same next check: {next:?}"
+    );
 }

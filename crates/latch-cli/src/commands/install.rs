@@ -52,7 +52,7 @@ pub async fn run(global: &GlobalArgs, args: Args) -> Result<ExitCode, AnyError> 
             .map(|s| format!(" ({s})"))
             .unwrap_or_default()
     );
-    match (&report.choice[..], &report.report) {
+    match (report.choice, &report.report) {
         ("installed", _) => println!("Kept the installed image."),
         (choice, Some(r)) => println!("Installed {} from the {choice} image.", r.digest),
         _ => {}
