@@ -128,7 +128,9 @@ pub struct Client {
 type Flight = Arc<tokio::sync::Mutex<()>>;
 
 struct Inner {
-    http: reqwest::Client,
+    /// Built on first use: loading the platform's TLS roots costs milliseconds that a
+    /// purely local flow (verify-local) should not pay.
+    http: std::sync::OnceLock<reqwest::Client>,
     opts: ClientOptions,
     tokens: Mutex<TokenCache>,
     /// Hosts that asked for basic auth, with the credentials that worked.
@@ -155,12 +157,6 @@ impl Client {
     /// A client with these options. Proxies come from the environment (`HTTPS_PROXY`,
     /// `HTTP_PROXY`, `ALL_PROXY`, `NO_PROXY`), including `socks5h://` for Tor.
     pub fn new(opts: ClientOptions) -> Result<Client> {
-        let http = reqwest::Client::builder()
-            .user_agent(opts.user_agent.clone())
-            .connect_timeout(opts.connect_timeout)
-            .read_timeout(opts.read_timeout)
-            .build()
-            .map_err(|e| RegistryError::Config(e.to_string()))?;
         let tokens = opts
             .auth_cache
             .as_deref()
@@ -168,13 +164,28 @@ impl Client {
             .unwrap_or_default();
         Ok(Client {
             inner: Arc::new(Inner {
-                http,
+                http: std::sync::OnceLock::new(),
                 opts,
                 tokens: Mutex::new(tokens),
                 basic: Mutex::new(HashMap::new()),
                 flights: Mutex::new(HashMap::new()),
             }),
         })
+    }
+
+    fn http(&self) -> Result<&reqwest::Client> {
+        if let Some(c) = self.inner.http.get() {
+            return Ok(c);
+        }
+        let o = &self.inner.opts;
+        let built = reqwest::Client::builder()
+            .user_agent(o.user_agent.clone())
+            .connect_timeout(o.connect_timeout)
+            .read_timeout(o.read_timeout)
+            .build()
+            .map_err(|e| RegistryError::Config(e.to_string()))?;
+        // Another task may have won the race; either client is as good.
+        Ok(self.inner.http.get_or_init(|| built))
     }
 
     /// The options in force.
@@ -418,7 +429,7 @@ impl Client {
         build: &impl Fn(RequestBuilder) -> RequestBuilder,
         auth: Option<&String>,
     ) -> Result<Response> {
-        let mut req = build(self.inner.http.request(method, url));
+        let mut req = build(self.http()?.request(method, url));
         if let Some(a) = auth {
             let mut v = HeaderValue::from_str(a).map_err(|_| RegistryError::Unauthorized {
                 registry: url.to_owned(),
@@ -476,7 +487,7 @@ impl Client {
             }
         }
         let url_s = url.to_string();
-        let mut req = self.inner.http.get(url);
+        let mut req = self.http()?.get(url);
         if let Some(c) = creds {
             req = req.basic_auth(&c.username, Some(&c.secret));
         }

@@ -126,27 +126,22 @@ pub async fn pull_to_layout(
     let blobs_present = present.iter().filter(|p| **p).count();
     let mut bytes_downloaded = 0;
     let mut blobs_downloaded = 0;
-    let jobs = blobs
-        .iter()
+    // Owned jobs, and an `async fn` per blob: the future stays `Send`, so applications
+    // can spawn the flows that pull.
+    let jobs: Vec<(Descriptor, bool, PathBuf)> = blobs
+        .into_iter()
         .zip(present)
         .filter(|(_, present)| !present)
         .map(|((desc, is_config), _)| {
             let partial = partial_dir.join(desc.digest.hex());
-            async move {
-                if *is_config {
-                    let bytes = client
-                        .get_blob_bytes(reference, desc, MAX_CONFIG_BYTES)
-                        .await?;
-                    layout.write_blob(&bytes)?;
-                } else {
-                    client
-                        .download_blob(reference, desc, &partial, progress)
-                        .await?;
-                    layout.commit_blob(&partial, &desc.digest)?;
-                }
-                Ok::<u64, RegistryError>(desc.size)
-            }
-        });
+            (desc, is_config, partial)
+        })
+        .collect();
+    let jobs = jobs.into_iter().map(|(desc, is_config, partial)| {
+        fetch_one(
+            client, reference, layout, desc, is_config, partial, progress,
+        )
+    });
     let sizes: Vec<u64> = futures_util::stream::iter(jobs)
         .buffer_unordered(client.options().parallel_blobs.max(1))
         .try_collect()
@@ -176,6 +171,31 @@ pub async fn pull_to_layout(
         blobs_present,
         bytes_downloaded,
     })
+}
+
+/// Fetches one blob into the layout: a config into memory (bounded), a layer streamed
+/// through a partial file. Returns its size.
+async fn fetch_one(
+    client: &Client,
+    reference: &Reference,
+    layout: &OciLayout,
+    desc: Descriptor,
+    is_config: bool,
+    partial: PathBuf,
+    progress: &dyn Progress,
+) -> Result<u64> {
+    if is_config {
+        let bytes = client
+            .get_blob_bytes(reference, &desc, MAX_CONFIG_BYTES)
+            .await?;
+        layout.write_blob(&bytes)?;
+    } else {
+        client
+            .download_blob(reference, &desc, &partial, progress)
+            .await?;
+        layout.commit_blob(&partial, &desc.digest)?;
+    }
+    Ok(desc.size)
 }
 
 fn write_manifest(layout: &OciLayout, m: &ManifestBytes) -> Result<()> {
@@ -221,11 +241,9 @@ pub async fn push_from_layout(
             }
         }
     }
-    let jobs = blobs.iter().map(|(path, digest)| async move {
-        client
-            .push_blob_file(target, path, digest, chunk_size, progress)
-            .await
-    });
+    let jobs = blobs
+        .into_iter()
+        .map(|(path, digest)| push_one(client, target, path, digest, chunk_size, progress));
     futures_util::stream::iter(jobs)
         .buffer_unordered(client.options().parallel_blobs.max(1))
         .try_collect::<Vec<()>>()
@@ -239,6 +257,19 @@ pub async fn push_from_layout(
     }
     let selector = target.manifest_selector();
     client.put_manifest(target, &selector, &top).await
+}
+
+async fn push_one(
+    client: &Client,
+    target: &Reference,
+    path: PathBuf,
+    digest: Digest,
+    chunk_size: Option<u64>,
+    progress: &dyn Progress,
+) -> Result<()> {
+    client
+        .push_blob_file(target, &path, &digest, chunk_size, progress)
+        .await
 }
 
 /// Pushes a blob from memory (helper for small artifacts such as signatures).

@@ -1161,6 +1161,22 @@ mod tests {
     use super::*;
     use std::cmp::Ordering::*;
 
+    /// Compiles only if the flows' futures are `Send`, so an application can spawn them
+    /// on a multi-threaded runtime.
+    #[allow(dead_code)]
+    fn flows_are_send(u: &Updater, p: &dyn Progress, path: &std::path::Path) {
+        fn send<T: Send>(_: T) {}
+        let opts = UpgradeOptions::default();
+        send(u.upgrade(&opts, p));
+        send(u.verify_local(true));
+        send(u.check(true));
+        send(u.store_signatures());
+        send(u.status());
+        send(u.load_archive(path, &opts));
+        send(u.prepare_archive(None, path, false, p));
+        send(u.install(true, p));
+    }
+
     #[test]
     fn versions_order_naturally() {
         assert_eq!(compare_versions("0.10.0", "0.9.1"), Greater);
