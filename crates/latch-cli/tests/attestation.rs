@@ -579,6 +579,33 @@ async fn cosign_bundle_referrers_are_found_and_verified_with_the_key() {
     ]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(text(&o).contains("NOT verified"), "{}", text(&o));
+    // A legacy `.sig` by that other key beside the bundle: the `.sig` does not verify
+    // with the trusted key, the bundle beside it does.
+    let mut c = peers.command("cosign");
+    c.args(["sign", "--key"])
+        .arg(other_keys.join("cosign.key"))
+        .args([
+            "--tlog-upload=false",
+            "--allow-http-registry",
+            "--yes",
+            &img,
+        ])
+        .env("COSIGN_PASSWORD", "pw")
+        .env("HOME", &other_keys);
+    run(&mut c);
+    let o = latch(&["verify", &img, "--key", pub_key.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("cosign v3 bundle signatures"),
+        "{}",
+        text(&o)
+    );
+    // A third key: neither verifies, and the `.sig` verdict is what is shown.
+    let third = w.tmp.path().join("third.pub");
+    std::fs::write(&third, pem_public_key(&w.sigstore.rekor_key_der())).unwrap();
+    let o = latch(&["verify", &img, "--key", third.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("0 of 1"), "{}", text(&o));
     // A pinned Rekor key makes a log entry required: this bundle has none.
     let rekor = w.tmp.path().join("rekor.pub");
     std::fs::write(&rekor, pem_public_key(&w.sigstore.rekor_key_der())).unwrap();

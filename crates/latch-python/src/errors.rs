@@ -62,7 +62,9 @@ classes!(
 /// The class and `kind` for an error.
 fn classify(e: &Error) -> (Class, &'static str) {
     match e {
-        Error::NotVerified(_) => (Class::VerificationError, "not-verified"),
+        Error::NotVerified(_) | Error::SignersNotVerified { .. } => {
+            (Class::VerificationError, "not-verified")
+        }
         Error::NoSignatures { .. } => (Class::NoSignaturesError, "no-signatures"),
         Error::BadSignatures { .. } => (Class::VerificationError, "bad-signatures"),
         Error::Sigstore(_) => (Class::VerificationError, "sigstore"),

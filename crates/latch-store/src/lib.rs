@@ -220,6 +220,40 @@ impl Store {
         Ok(path)
     }
 
+    /// Path of the cosign v3 signatures (Sigstore bundles, a JSON array) kept for
+    /// `digest`: `signatures/bundles/<hex>.json`, beside the key folders (whose names are
+    /// 64 hex digits, so they never meet this one).
+    pub fn bundles_path(&self, digest: &Digest) -> PathBuf {
+        self.root
+            .join("signatures")
+            .join("bundles")
+            .join(format!("{}.json", digest.hex()))
+    }
+
+    /// The stored bundles file's bytes, or `None` if there is none.
+    pub fn read_bundles(&self, digest: &Digest) -> Result<Option<Vec<u8>>, StoreError> {
+        let path = self.bundles_path(digest);
+        match read_bounded(&path, MAX_SIGNATURES_FILE) {
+            Ok(b) => Ok(Some(b)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) if e.kind() == io::ErrorKind::InvalidData => Err(StoreError::Corrupt {
+                path,
+                detail: e.to_string(),
+            }),
+            Err(e) => Err(io_err(&path)(e)),
+        }
+    }
+
+    /// Writes the bundles file of `digest` atomically.
+    pub fn write_bundles(&self, digest: &Digest, bytes: &[u8]) -> Result<PathBuf, StoreError> {
+        let path = self.bundles_path(digest);
+        if let Some(dir) = path.parent() {
+            fs::create_dir_all(dir).map_err(io_err(dir))?;
+        }
+        atomic_write(&path, bytes).map_err(io_err(&path))?;
+        Ok(path)
+    }
+
     /// Digests with a signatures file under `key_id`.
     pub fn signed_digests(&self, key_id: &str) -> Result<Vec<Digest>, StoreError> {
         let dir = self.key_dir(key_id)?;
@@ -361,6 +395,24 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let s = Store::new(d.path().join("data"));
         (d, s)
+    }
+
+    #[test]
+    fn bundles_round_trip_beside_the_key_folders() {
+        let (_d, s) = store();
+        let digest = Digest::sha256_of(b"image");
+        assert!(s.read_bundles(&digest).unwrap().is_none());
+        let p = s.write_bundles(&digest, b"[{}]").unwrap();
+        assert_eq!(
+            p,
+            s.root()
+                .join("signatures")
+                .join("bundles")
+                .join(format!("{}.json", digest.hex()))
+        );
+        assert_eq!(s.read_bundles(&digest).unwrap().unwrap(), b"[{}]");
+        // Not mistaken for a key's folder.
+        assert!(s.signed_digests(KEY).unwrap().is_empty());
     }
 
     #[test]

@@ -421,9 +421,20 @@ impl TestSigstore {
     /// A v0.3 bundle: `payload` (an in-toto statement) in a DSSE envelope signed by a fresh
     /// certificate for `leaf`, logged at `integrated_time`.
     pub fn dsse_bundle(&self, leaf: &Leaf, payload: &[u8], integrated_time: i64) -> String {
+        self.dsse_bundle_at(leaf, payload, integrated_time, 7)
+    }
+
+    /// [`TestSigstore::dsse_bundle`] with the entry at `log_index` (for rollback tests).
+    pub fn dsse_bundle_at(
+        &self,
+        leaf: &Leaf,
+        payload: &[u8],
+        integrated_time: i64,
+        log_index: u64,
+    ) -> String {
         let signer = self.issue(leaf);
         let envelope = self.dsse_envelope(&signer, payload);
-        let entry = self.log_entry(&signer, &envelope, integrated_time, 7);
+        let entry = self.log_entry(&signer, &envelope, integrated_time, log_index);
         serde_json::json!({
             "mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
             "verificationMaterial": {

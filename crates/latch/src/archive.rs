@@ -29,9 +29,10 @@ use crate::error::{Error, Result};
 use crate::profile::Source;
 use crate::signatures::{MAX_PAYLOAD_BYTES, fetch_signatures, sig_reference};
 use crate::updater::{
-    Remote, Updater, UpgradeOptions, UpgradeReport, accepted_signatures, store_error,
+    BundleSource, Remote, Updater, UpgradeOptions, UpgradeReport, accepted_bundles,
+    accepted_signatures, layout_bundles, store_error,
 };
-use crate::verify::{now_unix, verify_candidates};
+use crate::verify::now_unix;
 
 /// `kind` of the signed image manifest in a `cosign save` layout.
 pub const KIND_IMAGE: &str = "dev.cosignproject.cosign/image";
@@ -41,6 +42,9 @@ pub const KIND_INDEX: &str = "dev.cosignproject.cosign/imageIndex";
 pub const KIND_SIGS: &str = "dev.cosignproject.cosign/sigs";
 /// `kind` of the `.att` manifest.
 pub const KIND_ATTS: &str = "dev.cosignproject.cosign/atts";
+/// `kind` Latch gives a cosign v3 signature (a Sigstore bundle referrer manifest) it
+/// carries; its descriptor also keeps the bundle `artifactType`, as a registry lists it.
+pub const KIND_BUNDLE: &str = "dev.sigstore.bundle";
 
 /// Bound on `index.json`, `dangerzone.json` and `oci-layout`.
 const MAX_JSON: u64 = 4 * 1024 * 1024;
@@ -485,19 +489,31 @@ impl Updater {
             ),
             None => None,
         };
-        let verification = verify_candidates(
-            format!("{} (dangerzone.json sigs)", path.display()),
+        let entries = u.full_index.manifests.clone();
+        let location = format!("{} (dangerzone.json sigs)", path.display());
+        let (verdict, enough) = self
+            .trust()
+            .legacy_verdict(manifest.digest(), &candidates, now)?;
+        let referrers = if enough {
+            Default::default()
+        } else {
+            layout_bundles(&u.layout, &entries, manifest.digest())
+        };
+        let verification = self.trust().decide(
+            location,
             manifest.digest(),
-            &candidates,
-            self.policy(),
-            now,
+            verdict,
+            &referrers.bundles,
+            &referrers.skipped,
         )?;
         let signatures = accepted_signatures(&verification.verdict, &candidates);
+        let bundles = accepted_bundles(&verification, &referrers.bundles);
         Ok(Remote {
             manifest,
             platform_digest,
             verification,
             signatures,
+            bundles,
             layout: Some((u.layout, subject)),
         })
     }
@@ -507,7 +523,7 @@ impl Updater {
     pub fn archive_log_index(&self, path: &Path) -> Result<Option<u64>> {
         let staging = Staging(self.staging_dir("inspect"));
         let remote = self.open_archive(path, &staging.0, now_unix())?;
-        Ok(remote.verification.verdict.max_log_index)
+        Ok(remote.verification.max_log_index())
     }
 
     /// Loads an air-gap archive: unpacked as a stream, checked, verified and
@@ -584,26 +600,41 @@ impl Updater {
                     .get_manifest(&image.with_digest(desc.digest.clone()))
                     .await?;
                 let sigs = fetch_signatures(client, &image, &desc.digest).await?;
-                let platform_ok = !sigs.is_empty()
-                    && latch_trust::verify(self.policy(), &desc.digest, &sigs, now).is_ok();
-                if platform_ok {
-                    (platform_manifest, KIND_IMAGE, sigs)
-                } else {
-                    let sigs = fetch_signatures(client, &image, top.digest()).await?;
-                    (top.clone(), KIND_INDEX, sigs)
+                let location = sig_reference(&image, &desc.digest)?.to_string();
+                match self
+                    .verify_signed(location, &desc.digest, &sigs, BundleSource::Registry, now)
+                    .await
+                {
+                    Ok(verified) => (platform_manifest, KIND_IMAGE, verified),
+                    Err(_) => {
+                        let sigs = fetch_signatures(client, &image, top.digest()).await?;
+                        let location = sig_reference(&image, top.digest())?.to_string();
+                        let verified = self
+                            .verify_signed(
+                                location,
+                                top.digest(),
+                                &sigs,
+                                BundleSource::Registry,
+                                now,
+                            )
+                            .await?;
+                        (top.clone(), KIND_INDEX, verified)
+                    }
                 }
             }
             None => {
                 let sigs = fetch_signatures(client, &image, top.digest()).await?;
-                (top.clone(), KIND_IMAGE, sigs)
+                let location = sig_reference(&image, top.digest())?.to_string();
+                let verified = self
+                    .verify_signed(location, top.digest(), &sigs, BundleSource::Registry, now)
+                    .await?;
+                (top.clone(), KIND_IMAGE, verified)
             }
         };
-        let location = sig_reference(&image, subject.digest())?.to_string();
-        let verification =
-            verify_candidates(location, subject.digest(), &candidates, self.policy(), now)?;
+        let (verification, referrers) = candidates;
         let state = self.store().state().map_err(store_error)?;
         let mut warnings = Vec::new();
-        self.check_rollback(&state, &verification.verdict, force, &mut warnings)?;
+        self.check_rollback(&state, &verification, force, &mut warnings)?;
 
         // Build the cosign-save layout in a staging directory beside the output.
         let parent = output
@@ -666,6 +697,23 @@ impl Updater {
                 Err(e) => return Err(e.into()),
             }
         }
+        // The cosign v3 signatures that were needed, as the referrer manifests the
+        // registry holds (bytes unchanged, so their digests still name them).
+        for v in &verification.bundles {
+            let Some(b) = referrers.bundles.iter().find(|b| b.location == v.location) else {
+                continue;
+            };
+            let at = image
+                .repository_only()
+                .with_digest(b.manifest_digest.clone());
+            let m = client.get_manifest(&at).await?;
+            pull_to_layout(client, &at, &layout, &PullOptions::default(), &NoProgress).await?;
+            let mut d = m.descriptor();
+            d.artifact_type = Some(latch_sigstore::cosign::BUNDLE_V03_MEDIA_TYPE.to_owned());
+            d.set_annotation("kind", KIND_BUNDLE);
+            entries.push(d);
+            signature_count += 1;
+        }
         let mut full = ImageIndex::empty();
         full.manifests = entries;
         let full_bytes = ManifestBytes::from_index(&full).into_bytes();
@@ -704,7 +752,7 @@ impl Updater {
                 "image"
             },
             platform: platform.to_string(),
-            log_index: verification.verdict.max_log_index,
+            log_index: verification.max_log_index(),
             signatures: signature_count,
             attestations,
         })
@@ -828,10 +876,7 @@ impl Updater {
             (None, Some("offline".to_owned()))
         } else {
             match self.fetch_remote(now).await {
-                Ok(r) => (
-                    Some(r.verification.verdict.max_log_index.unwrap_or(0)),
-                    None,
-                ),
+                Ok(r) => (Some(r.verification.max_log_index().unwrap_or(0)), None),
                 Err(e) => (None, Some(e.to_string())),
             }
         };

@@ -73,6 +73,7 @@ pub fn profile(o: Overrides) -> Result<Profile> {
             version_annotation: Some(DEMO_VERSION_ANNOTATION.into()),
             max_signature_age: None,
             identities: Vec::new(),
+            trusted_root: None,
         },
         updates: UpdatesSection::default(),
     };

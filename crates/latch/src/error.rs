@@ -12,6 +12,16 @@ pub enum Error {
     /// says why each signature was refused.
     #[error("not verified: {0}")]
     NotVerified(#[source] VerifyError),
+    /// Too few trusted signers validly signed the digest, counting cosign v3 bundle
+    /// signatures (keys or keyless identities) beside legacy ones. Says why each was
+    /// refused.
+    #[error("not verified: {detail}")]
+    SignersNotVerified {
+        /// The digest.
+        digest: Digest,
+        /// How many signed, and each refusal.
+        detail: String,
+    },
     /// No signature at all was found for the digest.
     #[error("no signatures found for {digest} ({location})")]
     NoSignatures {
@@ -137,7 +147,7 @@ impl Error {
     /// `bad-signatures`, `io`, `interrupted`, `invalid`.
     pub fn kind(&self) -> &'static str {
         match self {
-            Error::NotVerified(_) => "not-verified",
+            Error::NotVerified(_) | Error::SignersNotVerified { .. } => "not-verified",
             Error::NoSignatures { .. } => "no-signatures",
             Error::BadSignatures { .. } => "bad-signatures",
             Error::Registry(_) => "registry",

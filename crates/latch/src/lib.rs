@@ -50,6 +50,7 @@ pub mod error;
 pub mod inspect;
 pub mod profile;
 pub mod signatures;
+pub mod trusted;
 pub mod updater;
 pub mod verify;
 

@@ -14,6 +14,7 @@
 //! keys = ["freedomofpress-dangerzone.pub"] # paths (relative to this file) or inline PEM
 //! # keyless signers (Sigstore bundles), beside the keys or instead of them:
 //! # identities = [{ issuer = "https://github.com/login/oauth", san = "maintainer@example.org" }]
+//! # trusted_root = "trusted_root.json"   # the identities' Sigstore root (default: public-good)
 //! threshold = 1
 //! rekor_keys = ["rekor.pub"]
 //! tlog = "required"                        # required | optional | ignored
@@ -103,6 +104,9 @@ pub struct TrustSection {
     /// Trusted keyless signers (Fulcio certificates in Sigstore bundles).
     #[serde(default)]
     pub identities: Vec<IdentitySpec>,
+    /// The Sigstore trusted root (`trusted_root.json`) identities chain to; default: the
+    /// public-good root built in. Never fetched.
+    pub trusted_root: Option<String>,
 }
 
 /// One trusted keyless signer, as written under `[trust] identities`: the OIDC issuer and
@@ -196,6 +200,8 @@ pub struct Profile {
     /// Trusted keyless signers (for Sigstore bundle signatures), checked to be well
     /// formed.
     pub identities: Vec<IdentitySpec>,
+    /// The identities' trusted root (`None`: the public-good root built in).
+    pub trusted_root: Option<PathBuf>,
     /// Lowest acceptable log index.
     pub rollback_floor: Option<u64>,
     /// Signed-version annotation to ratchet on.
@@ -390,6 +396,7 @@ impl Profile {
                 .or_else(|| file.source.archive.as_deref().map(|a| relative(base, a))),
             policy,
             identities: t.identities.clone(),
+            trusted_root: t.trusted_root.as_deref().map(|r| relative(base, r)),
             rollback_floor: o.rollback_floor.or(t.rollback_floor),
             version_annotation: t.version_annotation.clone(),
             max_signature_age,

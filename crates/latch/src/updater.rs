@@ -29,8 +29,12 @@ use serde::Serialize;
 use crate::duration::format_duration;
 use crate::error::{Error, Result};
 use crate::profile::{Profile, Source};
-use crate::signatures::{MAX_PAYLOAD_BYTES, fetch_signatures};
-use crate::verify::{Verification, now_unix, verify_candidates};
+use crate::signatures::{
+    FetchedBundle, MAX_PAYLOAD_BYTES, Referrers, fetch_bundles, fetch_signatures,
+};
+use crate::trusted::{Trust, decode_bundles, encode_bundles};
+use crate::verify::{Verification, now_unix};
+use latch_sigstore::cosign::COSIGN_SIGN_PREDICATE;
 
 /// Annotation cosign's `save` puts on index entries to say what they are.
 const KIND_ANNOTATION: &str = "kind";
@@ -83,6 +87,9 @@ pub struct UpgradeReport {
     pub previous: Option<Digest>,
     /// Highest log index of the accepted signatures.
     pub log_index: Option<u64>,
+    /// Cosign v3 signatures (Sigstore bundles) accepted, when legacy ones were not enough.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub bundles: Vec<latch_sigstore::BundleVerification>,
     /// Whether the rollback check was bypassed.
     pub forced: bool,
     /// What deserves the user's attention (a forced rollback, skipped signatures).
@@ -106,8 +113,11 @@ pub struct LocalReport {
     pub deep: bool,
     /// Highest log index of the stored signatures.
     pub log_index: Option<u64>,
-    /// Every signature's outcome.
+    /// Every legacy signature's outcome.
     pub verdict: Verdict,
+    /// Stored cosign v3 signatures (Sigstore bundles) that verified, when needed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub bundles: Vec<latch_sigstore::BundleVerification>,
 }
 
 /// What `check` found.
@@ -156,6 +166,9 @@ pub struct StatusReport {
     pub source: String,
     /// Store ids (folder names) of the trusted keys.
     pub keys: Vec<String>,
+    /// Trusted keyless identities (`SAN from issuer`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub identities: Vec<String>,
     /// Distinct keys required.
     pub threshold: usize,
     /// Transparency-log mode.
@@ -186,6 +199,8 @@ pub(crate) struct Remote {
     pub verification: Verification,
     /// Accepted signatures, with the store id of the key that made each.
     pub signatures: Vec<(String, Signature)>,
+    /// Accepted cosign v3 signatures: the bundle documents, to store.
+    pub bundles: Vec<Vec<u8>>,
     /// Where to load it from instead of pulling it (a mirror, an unpacked archive).
     pub layout: Option<(OciLayout, Descriptor)>,
 }
@@ -194,7 +209,7 @@ pub(crate) struct Remote {
 #[derive(Debug)]
 pub struct Updater {
     profile: Profile,
-    policy: Policy,
+    trust: Trust,
     client: Client,
     runtime: Runtime,
     store: Store,
@@ -209,7 +224,17 @@ impl Updater {
 
     /// An updater with explicit registry options.
     pub fn with_client_options(profile: Profile, mut opts: ClientOptions) -> Result<Updater> {
-        let policy = profile.policy.build()?;
+        let identities = profile
+            .identities
+            .iter()
+            .map(|i| i.policy())
+            .collect::<Result<Vec<_>>>()?;
+        let root = profile
+            .trusted_root
+            .clone()
+            .map(crate::bundle::RootChoice::File)
+            .unwrap_or_default();
+        let trust = Trust::build(&profile.policy, &identities, &root)?;
         if opts.auth_cache.is_none() {
             // Tokens kept between runs: an unchanged check is then one request.
             opts.auth_cache = Some(profile.data_dir.join("latch").join("auth-cache.json"));
@@ -219,7 +244,7 @@ impl Updater {
         let store = Store::new(&profile.data_dir);
         Ok(Updater {
             profile,
-            policy,
+            trust,
             client,
             runtime,
             store,
@@ -243,9 +268,14 @@ impl Updater {
         &self.runtime
     }
 
-    /// The trust policy, keys read.
-    pub fn policy(&self) -> &Policy {
-        &self.policy
+    /// The legacy trust policy, keys read (`None` when only identities are trusted).
+    pub fn policy(&self) -> Option<&Policy> {
+        self.trust.legacy()
+    }
+
+    /// Everything trusted: keys and identities, and the threshold over both.
+    pub fn trust(&self) -> &Trust {
+        &self.trust
     }
 
     /// The registry client.
@@ -307,16 +337,67 @@ impl Updater {
             ),
             None => None,
         };
-        let verification =
-            verify_candidates(location, manifest.digest(), &candidates, &self.policy, now)?;
+        let bundle_source = match &layout {
+            None => BundleSource::Registry,
+            Some((l, _)) => BundleSource::Layout(
+                l,
+                l.index()
+                    .map_err(|e| Error::Invalid(e.to_string()))?
+                    .manifests,
+            ),
+        };
+        let (verification, referrers) = self
+            .verify_signed(location, manifest.digest(), &candidates, bundle_source, now)
+            .await?;
         let signatures = accepted_signatures(&verification.verdict, &candidates);
+        let bundles = accepted_bundles(&verification, &referrers.bundles);
         Ok(Remote {
             manifest,
             platform_digest,
             verification,
             signatures,
+            bundles,
             layout,
         })
+    }
+
+    /// Verifies `digest`: its legacy signatures `candidates` and, when they are not enough
+    /// on their own, its cosign v3 signatures from `bundles` (fetched only then, so an
+    /// image signed as Dangerzone's is costs no extra request). Returns the bundles
+    /// examined too, for storing the accepted ones.
+    pub(crate) async fn verify_signed(
+        &self,
+        location: String,
+        digest: &Digest,
+        candidates: &[Candidate],
+        bundles: BundleSource<'_>,
+        now: i64,
+    ) -> Result<(Verification, Referrers)> {
+        let (verdict, enough) = self.trust.legacy_verdict(digest, candidates, now)?;
+        let referrers = if enough {
+            Referrers::default()
+        } else {
+            match bundles {
+                BundleSource::Registry => {
+                    fetch_bundles(
+                        &self.client,
+                        &self.profile.image,
+                        digest,
+                        Some(&[COSIGN_SIGN_PREDICATE]),
+                    )
+                    .await?
+                }
+                BundleSource::Layout(layout, entries) => layout_bundles(layout, &entries, digest),
+            }
+        };
+        let verification = self.trust.decide(
+            location,
+            digest,
+            verdict,
+            &referrers.bundles,
+            &referrers.skipped,
+        )?;
+        Ok((verification, referrers))
     }
 
     /// The floor below which no log index is accepted: the higher of
@@ -335,15 +416,16 @@ impl Updater {
     pub(crate) fn check_rollback(
         &self,
         state: &State,
-        verdict: &Verdict,
+        verification: &Verification,
         force: bool,
         warnings: &mut Vec<String>,
     ) -> Result<()> {
         let mut problems = Vec::new();
-        let entries: Vec<_> = verdict.accepted().filter_map(|a| a.tlog.as_ref()).collect();
+        let verdict = &verification.verdict;
+        let entries = verification.log_entries();
         let floor = self.rollback_floor()?;
         let floor_log = state.log_indexes.keys().next().cloned();
-        if let (Some(floor), Some(max)) = (floor, verdict.max_log_index) {
+        if let (Some(floor), Some(max)) = (floor, verification.max_log_index()) {
             // The global floor applies to the log it was recorded from (Dangerzone's file
             // has no log id: then to every log), so a new shard does not trip it.
             let relevant: Vec<u64> = entries
@@ -378,7 +460,7 @@ impl Updater {
         }
         if let (Some(stored), Some(t)) = (
             state.integrated_time,
-            entries.iter().map(|e| e.integrated_time).max(),
+            entries.iter().filter_map(|e| e.integrated_time).max(),
         ) && t < stored
         {
             problems.push(format!(
@@ -416,19 +498,11 @@ impl Updater {
 
     /// Reports a possible freeze attack: the newest signature of what the registry serves
     /// is older than the profile allows.
-    fn check_freeze(&self, verdict: &Verdict, now: i64) -> Result<()> {
+    fn check_freeze(&self, verification: &Verification, now: i64) -> Result<()> {
         let Some(max_age) = self.profile.max_signature_age else {
             return Ok(());
         };
-        let newest = verdict
-            .accepted()
-            .filter_map(|a| {
-                a.tlog
-                    .as_ref()
-                    .map(|t| t.integrated_time)
-                    .or(a.payload.timestamp())
-            })
-            .max();
+        let newest = verification.newest_signed_time();
         match newest {
             None => Err(Error::FreezeSuspected {
                 detail: format!(
@@ -506,7 +580,8 @@ impl Updater {
         freeze_check: bool,
     ) -> Result<UpgradeReport> {
         let digest = remote.manifest.digest().clone();
-        let verdict = remote.verification.verdict.clone();
+        let verification = &remote.verification;
+        let verdict = verification.verdict.clone();
         let mut warnings = Vec::new();
         let rejected = verdict.rejected().count();
         if rejected > 0 {
@@ -514,9 +589,9 @@ impl Updater {
                 "{rejected} signature(s) were refused and skipped (see the verdict)"
             ));
         }
-        self.check_rollback(&state, &verdict, opts.force, &mut warnings)?;
+        self.check_rollback(&state, verification, opts.force, &mut warnings)?;
         if freeze_check {
-            self.check_freeze(&verdict, now)?;
+            self.check_freeze(verification, now)?;
         }
         interrupt(opts, Step::Verified)?;
         let repository = self.repository();
@@ -531,7 +606,8 @@ impl Updater {
             digest: digest.clone(),
             platform_digest: remote.platform_digest.clone(),
             previous: previous.clone(),
-            log_index: verdict.max_log_index,
+            log_index: verification.max_log_index(),
+            bundles: verification.bundles.clone(),
             forced: opts.force && warnings.iter().any(|w| w.starts_with("ROLLBACK")),
             warnings,
             removed: Vec::new(),
@@ -572,17 +648,18 @@ impl Updater {
         )?;
         interrupt(opts, Step::Installed)?;
         self.write_signatures(&digest, &remote.signatures)?;
+        self.write_bundles(&digest, &remote.bundles)?;
         interrupt(opts, Step::SignaturesStored)?;
         let mut state = state;
-        self.advance_state(&mut state, &report.verdict, opts.force);
+        self.advance_state(&mut state, &remote.verification, opts.force);
         state.installed = Some(Installed {
             repository: repository.name(),
             signed_digest: digest.clone(),
             platform_digest: remote.platform_digest.clone(),
-            log_index: report.verdict.max_log_index,
+            log_index: report.log_index,
             installed_at: now.max(0) as u64,
         });
-        if let Some(i) = report.verdict.max_log_index {
+        if let Some(i) = report.log_index {
             self.store.set_last_log_index(i).map_err(store_error)?;
         }
         self.store.save_state(&state).map_err(store_error)?;
@@ -607,14 +684,15 @@ impl Updater {
 
     /// Moves every ratchet forward to what `verdict` proves (never backward, unless
     /// `force`, where Dangerzone too overwrites the floor with the forced image's).
-    fn advance_state(&self, state: &mut State, verdict: &Verdict, force: bool) {
+    fn advance_state(&self, state: &mut State, verification: &Verification, force: bool) {
+        let verdict = &verification.verdict;
         let mut per_log: BTreeMap<String, u64> = BTreeMap::new();
         let mut newest = None;
-        for a in verdict.accepted() {
-            if let Some(t) = &a.tlog {
-                let e = per_log.entry(t.log_id.clone()).or_insert(t.log_index);
-                *e = (*e).max(t.log_index);
-                newest = Some(newest.map_or(t.integrated_time, |n: i64| n.max(t.integrated_time)));
+        for t in verification.log_entries() {
+            let e = per_log.entry(t.log_id.clone()).or_insert(t.log_index);
+            *e = (*e).max(t.log_index);
+            if let Some(time) = t.integrated_time {
+                newest = Some(newest.map_or(time, |n: i64| n.max(time)));
             }
         }
         for (log, index) in per_log {
@@ -650,7 +728,8 @@ impl Updater {
         signatures: &[(String, Signature)],
     ) -> Result<Vec<PathBuf>> {
         let mut files = Vec::new();
-        for key in self.policy.keys() {
+        let keys = self.trust.legacy().map(|p| p.keys()).unwrap_or_default();
+        for key in keys {
             let mine: Vec<Signature> = signatures
                 .iter()
                 .filter(|(store_id, _)| store_id == key.store_id())
@@ -667,6 +746,18 @@ impl Updater {
             );
         }
         Ok(files)
+    }
+
+    /// Keeps the accepted cosign v3 signatures of `digest` (nothing when there are none).
+    fn write_bundles(&self, digest: &Digest, bundles: &[Vec<u8>]) -> Result<Option<PathBuf>> {
+        if bundles.is_empty() {
+            return Ok(None);
+        }
+        let refs: Vec<&[u8]> = bundles.iter().map(Vec::as_slice).collect();
+        self.store
+            .write_bundles(digest, &encode_bundles(&refs))
+            .map(Some)
+            .map_err(store_error)
     }
 
     /// Verifies the installed image before use: the runtime holds the digest Latch
@@ -720,7 +811,8 @@ impl Updater {
         };
         let mut candidates = Vec::new();
         let mut location = Vec::new();
-        for key in self.policy.keys() {
+        let keys = self.trust.legacy().map(|p| p.keys()).unwrap_or_default();
+        for key in keys {
             let Some(bytes) = self
                 .store
                 .read_signatures(key.store_id(), &digest)
@@ -738,16 +830,27 @@ impl Updater {
             location.push(path.display().to_string());
             candidates.extend(parsed);
         }
-        if candidates.is_empty() {
-            return Err(Error::NoSignatures {
-                digest: digest.clone(),
-                location: format!("the signature store in {}", self.store.root().display()),
-            });
-        }
-        let verification =
-            verify_candidates(location.join(", "), &digest, &candidates, &self.policy, now)?;
-        if let (Some(floor), Some(max)) =
-            (self.rollback_floor()?, verification.verdict.max_log_index)
+        let (verdict, enough) = self.trust.legacy_verdict(&digest, &candidates, now)?;
+        let bundles = if enough {
+            Vec::new()
+        } else {
+            match self.store.read_bundles(&digest).map_err(store_error)? {
+                Some(bytes) => {
+                    let path = self.store.bundles_path(&digest);
+                    location.push(path.display().to_string());
+                    decode_bundles(&bytes, &path.display().to_string())?
+                }
+                None => Vec::new(),
+            }
+        };
+        let source = if location.is_empty() {
+            format!("the signature store in {}", self.store.root().display())
+        } else {
+            location.join(", ")
+        };
+        let verification = self.trust.decide(source, &digest, verdict, &bundles, &[])?;
+        let max_log_index = verification.max_log_index();
+        if let (Some(floor), Some(max)) = (self.rollback_floor()?, max_log_index)
             && max < floor
         {
             return Err(Error::Rollback {
@@ -761,8 +864,9 @@ impl Updater {
             digest,
             runtime: self.runtime.spec(),
             deep,
-            log_index: verification.verdict.max_log_index,
+            log_index: max_log_index,
             verdict: verification.verdict,
+            bundles: verification.bundles,
         })
     }
 
@@ -817,11 +921,12 @@ impl Updater {
         let _lock = self.lock(true).await?;
         let remote = self.fetch_remote(now_unix()).await?;
         let digest = remote.manifest.digest().clone();
-        let files = self.write_signatures(&digest, &remote.signatures)?;
+        let mut files = self.write_signatures(&digest, &remote.signatures)?;
+        files.extend(self.write_bundles(&digest, &remote.bundles)?);
         Ok(StoreReport {
             digest,
             files,
-            log_index: remote.verification.verdict.max_log_index,
+            log_index: remote.verification.max_log_index(),
         })
     }
 
@@ -936,10 +1041,10 @@ impl Updater {
         } else {
             let remote = self.fetch_remote(now).await?;
             let mut warnings = Vec::new();
-            self.check_rollback(&state, &remote.verification.verdict, false, &mut warnings)?;
-            self.check_freeze(&remote.verification.verdict, now)?;
+            self.check_rollback(&state, &remote.verification, false, &mut warnings)?;
+            self.check_freeze(&remote.verification, now)?;
             let d = remote.manifest.digest().clone();
-            report.log_index = remote.verification.verdict.max_log_index;
+            report.log_index = remote.verification.max_log_index();
             report.status = match &installed {
                 Some(i) if *i == d => "up-to-date",
                 Some(_) => "update-available",
@@ -993,13 +1098,32 @@ impl Updater {
                 Source::Layout(p) => format!("oci:{}", p.display()),
             },
             keys: self
-                .policy
-                .keys()
+                .trust
+                .legacy()
+                .map(|p| p.keys())
+                .unwrap_or_default()
                 .iter()
                 .map(|k| k.store_id().to_owned())
                 .collect(),
-            threshold: self.policy.threshold(),
-            tlog: self.policy.tlog().as_str().to_owned(),
+            identities: self
+                .profile
+                .identities
+                .iter()
+                .map(|i| {
+                    format!(
+                        "{} from {}",
+                        i.san.as_deref().or(i.san_regex.as_deref()).unwrap_or("?"),
+                        i.issuer
+                    )
+                })
+                .collect(),
+            threshold: self.trust.threshold(),
+            tlog: self
+                .trust
+                .legacy()
+                .map(|p| p.tlog().as_str())
+                .unwrap_or("required")
+                .to_owned(),
             installed: state.installed.clone(),
             runtime_digests,
             last_log_index: self.store.last_log_index().map_err(store_error)?,
@@ -1043,6 +1167,80 @@ pub(crate) fn layout_signatures(layout: &OciLayout, digest: &Digest) -> Result<V
         );
     }
     Ok(out)
+}
+
+/// The bytes of the bundles `verification` accepted, to store.
+pub(crate) fn accepted_bundles(
+    verification: &Verification,
+    fetched: &[FetchedBundle],
+) -> Vec<Vec<u8>> {
+    verification
+        .bundles
+        .iter()
+        .filter_map(|v| fetched.iter().find(|f| f.location == v.location))
+        .map(|f| f.bytes.clone())
+        .collect()
+}
+
+/// Where cosign v3 signatures are looked for.
+pub(crate) enum BundleSource<'a> {
+    /// Referrers of the image in its registry.
+    Registry,
+    /// Entries of an OCI layout's index (a mirror's `index.json`, an archive's
+    /// `dangerzone.json`).
+    Layout(&'a OciLayout, Vec<Descriptor>),
+}
+
+/// Sigstore bundles in an OCI layout (a mirror, an unpacked archive) that refer to
+/// `digest`: artifact manifests of a bundle type whose subject is `digest`, listed among
+/// `entries` as a registry would list referrers. Bounded by
+/// [`crate::signatures::MAX_REFERRERS`]; one that cannot be read is skipped with why.
+pub(crate) fn layout_bundles(
+    layout: &OciLayout,
+    entries: &[Descriptor],
+    digest: &Digest,
+) -> Referrers {
+    use latch_sigstore::cosign::is_bundle_media_type;
+    let mut out = Referrers::default();
+    let candidates = entries.iter().filter(|d| {
+        d.media_type == latch_oci::media_types::OCI_MANIFEST
+            && d.artifact_type.as_deref().is_some_and(is_bundle_media_type)
+    });
+    for d in candidates.take(crate::signatures::MAX_REFERRERS) {
+        let location = format!("{}@{}", layout.root().display(), d.digest);
+        let read = layout
+            .read_manifest(d)
+            .map_err(|e| e.to_string())
+            .and_then(|m| m.as_image().cloned().ok_or_else(|| "not a manifest".into()));
+        let image = match read {
+            Ok(i) => i,
+            Err(e) => {
+                out.skipped.push(format!("{location}: {e}"));
+                continue;
+            }
+        };
+        if image.subject.as_ref().map(|s| &s.digest) != Some(digest) {
+            continue;
+        }
+        let Some(layer) = image
+            .layers
+            .iter()
+            .find(|l| is_bundle_media_type(&l.media_type))
+        else {
+            out.skipped.push(format!("{location}: no bundle layer"));
+            continue;
+        };
+        match layout.read_blob(&layer.digest, latch_sigstore::MAX_BUNDLE_BYTES as u64) {
+            Ok(bytes) => out.bundles.push(FetchedBundle {
+                location,
+                manifest_digest: d.digest.clone(),
+                predicate_type: None,
+                bytes,
+            }),
+            Err(e) => out.skipped.push(format!("{location}: {e}")),
+        }
+    }
+    out
 }
 
 /// The accepted signatures with the store id of the key that made each.

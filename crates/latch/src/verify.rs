@@ -101,8 +101,69 @@ pub struct Verification {
     pub source: String,
     /// The digest.
     pub digest: Digest,
-    /// Every signature's outcome.
+    /// Every legacy signature's outcome.
     pub verdict: Verdict,
+    /// Cosign v3 signatures (Sigstore bundles) that verified, when they were needed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub bundles: Vec<latch_sigstore::BundleVerification>,
+}
+
+impl Verification {
+    /// Every verified transparency-log entry, legacy and bundle.
+    pub fn log_entries(&self) -> Vec<LoggedEntry> {
+        let mut out: Vec<LoggedEntry> = self
+            .verdict
+            .accepted()
+            .filter_map(|a| a.tlog.as_ref())
+            .map(|t| LoggedEntry {
+                log_id: t.log_id.clone(),
+                log_index: t.log_index,
+                integrated_time: Some(t.integrated_time),
+            })
+            .collect();
+        for b in &self.bundles {
+            out.extend(b.log_entries.iter().map(|e| LoggedEntry {
+                log_id: e.log_id.clone(),
+                log_index: e.log_index,
+                integrated_time: e.integrated_time,
+            }));
+        }
+        out
+    }
+
+    /// The highest log index over every accepted signature.
+    pub fn max_log_index(&self) -> Option<u64> {
+        self.log_entries().iter().map(|e| e.log_index).max()
+    }
+
+    /// The newest authenticated signing time: log integration times, RFC 3161
+    /// timestamps, and (legacy, without a log) the payload's signed timestamp.
+    pub fn newest_signed_time(&self) -> Option<i64> {
+        let legacy = self.verdict.accepted().filter_map(|a| {
+            a.tlog
+                .as_ref()
+                .map(|t| t.integrated_time)
+                .or(a.payload.timestamp())
+        });
+        let bundles = self.bundles.iter().flat_map(|b| {
+            b.signed_times
+                .iter()
+                .copied()
+                .chain(b.log_entries.iter().filter_map(|e| e.integrated_time))
+        });
+        legacy.chain(bundles).max()
+    }
+}
+
+/// One transparency-log entry behind an accepted signature.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoggedEntry {
+    /// The log (hex SHA-256 of its key).
+    pub log_id: String,
+    /// Index in that log.
+    pub log_index: u64,
+    /// When the log integrated it, where the log says (Rekor v2 entries do not).
+    pub integrated_time: Option<i64>,
 }
 
 /// Verifies a file of `cosign download signature` output (a JSON list, or one object per
@@ -142,6 +203,7 @@ pub fn verify_candidates(
         source,
         digest: digest.clone(),
         verdict,
+        bundles: Vec::new(),
     })
 }
 

@@ -45,3 +45,41 @@ pub fn client(global: &GlobalArgs) -> Result<Client, AnyError> {
 pub fn reference(s: &str) -> Result<Reference, AnyError> {
     Ok(Reference::parse(s)?)
 }
+
+/// "N of M required key(s)" for legacy signatures alone; with cosign v3 signatures, the
+/// distinct signers of both kinds.
+pub fn signed_by(
+    verdict: &latch::trust::Verdict,
+    bundles: &[latch::sigstore::BundleVerification],
+) -> String {
+    if bundles.is_empty() {
+        return format!(
+            "{} of {} required key(s)",
+            verdict.keys_satisfied(),
+            verdict.threshold
+        );
+    }
+    format!(
+        "{} distinct trusted signer(s) ({} legacy, {} cosign v3 signature(s))",
+        latch::trusted::distinct_signers(verdict, bundles).len(),
+        verdict.accepted().count(),
+        bundles.len()
+    )
+}
+
+/// One accepted cosign v3 signature, for humans.
+pub fn describe_bundle(b: &latch::sigstore::BundleVerification) -> String {
+    let signer = match &b.signer {
+        latch::sigstore::SignerInfo::Key { name } => format!("key {name}"),
+        latch::sigstore::SignerInfo::Certificate { identity, issuer } => format!(
+            "{} from {}",
+            identity.as_deref().unwrap_or("?"),
+            issuer.as_deref().unwrap_or("?")
+        ),
+    };
+    let log = match b.max_log_index() {
+        Some(i) => format!("log index {i}"),
+        None => "no transparency log".to_owned(),
+    };
+    format!("cosign v3 signature {} by {signer}, {log}", b.location)
+}

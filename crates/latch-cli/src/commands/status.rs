@@ -38,6 +38,9 @@ pub async fn run(global: &GlobalArgs, args: Args) -> Result<ExitCode, AnyError> 
         s.threshold,
         s.tlog
     );
+    for i in &s.identities {
+        println!("Trusted identity: {i}");
+    }
     match &s.installed {
         Some(i) => {
             println!("Installed:      {}", i.signed_digest);

@@ -71,13 +71,15 @@ pub async fn run(global: &GlobalArgs, args: Args) -> Result<ExitCode, AnyError> 
         }
     }
     println!(
-        "  signed by {} of {} required key(s){}",
-        report.verdict.keys_satisfied(),
-        report.verdict.threshold,
+        "  signed by {}{}",
+        super::signed_by(&report.verdict, &report.bundles),
         report
             .log_index
             .map(|i| format!(", log index {i}"))
             .unwrap_or_default()
     );
+    for b in &report.bundles {
+        println!("  {}", super::describe_bundle(b));
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -15,7 +15,7 @@ use crate::output::AnyError;
 /// the `sha256-<hex>.sig` manifest beside it and verifies each signature: trusted key,
 /// exact payload bytes, the payload names this digest and this repository (--repository
 /// overrides), and with --rekor-key a Rekor SET checked offline against the pinned key.
-/// Without any `.sig` signature, cosign v3 signatures are looked for instead: Sigstore
+/// Without a `.sig` signature that verifies, cosign v3 signatures are looked for too: Sigstore
 /// bundles referring to the digest (referrers API or `sha256-<hex>` tag index) whose DSSE
 /// `sign/v1` statement names it, signed by a trusted key (with --rekor-key, logged).
 /// Exit 0 only when enough trusted keys validly signed this digest.
@@ -45,14 +45,28 @@ pub async fn run(global: &GlobalArgs, args: Args) -> Result<ExitCode, AnyError> 
     let result = verify_remote(&client, &reference, &policy, now_unix())
         .await
         .map(|(v, _)| v);
-    if let Err(latch::Error::NoSignatures { digest, .. }) = &result {
-        // No cosign `.sig`: look for cosign v3 signatures (bundle referrers).
-        if let Some(code) =
-            super::verify_bundles::try_bundles(&client, &reference, digest, &args.trust, args.json)
-                .await?
-        {
-            return Ok(code);
+    // No cosign `.sig`, or none that verifies: look for cosign v3 signatures (bundle
+    // referrers) beside them. When `.sig` signatures exist but fail and no bundle
+    // verifies either, the `.sig` verdict is what is shown.
+    let fallback = match &result {
+        Err(latch::Error::NoSignatures { digest, .. }) => Some((digest.clone(), false)),
+        Err(latch::Error::NotVerified(latch::trust::VerifyError::ThresholdNotMet { verdict })) => {
+            Some((verdict.digest.clone(), true))
         }
+        _ => None,
+    };
+    if let Some((digest, legacy_failed)) = fallback
+        && let Some(code) = super::verify_bundles::try_bundles(
+            &client,
+            &reference,
+            &digest,
+            &args.trust,
+            args.json,
+            legacy_failed,
+        )
+        .await?
+    {
+        return Ok(code);
     }
     let digest = match &result {
         Ok(v) => v.digest.to_string(),

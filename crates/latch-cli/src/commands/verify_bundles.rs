@@ -12,13 +12,15 @@ use super::trust_args::TrustArgs;
 use crate::output::{AnyError, print_json};
 
 /// Verifies the bundle referrers of `digest` with the trusted keys. `Some(code)` when any
-/// bundle was found (verified or not: the outcome is printed), `None` when there is none.
+/// bundle was found (verified or not: the outcome is printed), `None` when there is none,
+/// or (with `quiet_failure`) when none verifies, so that the caller shows its own verdict.
 pub async fn try_bundles(
     client: &Client,
     reference: &Reference,
     digest: &Digest,
     trust: &TrustArgs,
     json: bool,
+    quiet_failure: bool,
 ) -> Result<Option<ExitCode>, AnyError> {
     let signers = trust
         .keys
@@ -52,6 +54,9 @@ pub async fn try_bundles(
     keys.dedup();
     let threshold = trust.threshold.unwrap_or(1);
     let verified = keys.len() >= threshold;
+    if !verified && quiet_failure {
+        return Ok(None);
+    }
     if json {
         print_json(&serde_json::json!({
             "verified": verified,

@@ -34,17 +34,19 @@ pub async fn run(global: &GlobalArgs, args: Args) -> Result<ExitCode, AnyError> 
         print_json(&report)?;
     } else {
         println!(
-            "Verified {}@{} in {}: signed by {} of {} required key(s){}",
+            "Verified {}@{} in {}: signed by {}{}",
             report.image.split(':').next().unwrap_or(&report.image),
             report.digest,
             report.runtime,
-            report.verdict.keys_satisfied(),
-            report.verdict.threshold,
+            super::signed_by(&report.verdict, &report.bundles),
             report
                 .log_index
                 .map(|i| format!(", log index {i}"))
                 .unwrap_or_default()
         );
+        for b in &report.bundles {
+            println!("  {}", super::describe_bundle(b));
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

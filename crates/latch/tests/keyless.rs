@@ -1,0 +1,348 @@
+//! Cosign v3 signatures in the updater's flows, over a real registry (Debian's
+//! docker-registry: bundles are found through the `sha256-<hex>` tag fallback): keyless
+//! bundles minted by a test Sigstore (own CA and Rekor key in a custom trusted root) and
+//! key-signed bundles, accepted by `upgrade`, kept in the store and re-verified by
+//! `verify_local`, counted with legacy signatures towards the threshold, fed to the
+//! rollback ratchet, and carried through `prepare_archive`/`load_archive`.
+
+mod common;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use common::{TestKey, World, now};
+use latch::oci::Digest;
+use latch::registry::{ClientOptions, CredentialSource, NoProgress};
+use latch::sigstore::cosign::COSIGN_SIGN_PREDICATE;
+use latch::{Error, Overrides, Profile, ProfileFile, Updater, UpgradeOptions};
+use latch_testkit::sigstore::{GITHUB_ISSUER, Leaf, TestSigstore, pae, statement};
+
+const WORKFLOW: &str = ".github/workflows/release.yml";
+
+fn leaf(repo: &str) -> Leaf {
+    Leaf::github(
+        repo,
+        WORKFLOW,
+        "refs/heads/main",
+        "push",
+        now() - 3700,
+        None,
+    )
+}
+
+fn san(repo: &str) -> String {
+    format!("https://github.com/{repo}/{WORKFLOW}@refs/heads/main")
+}
+
+/// A world with a test Sigstore whose root is written beside it.
+struct Keyless {
+    w: World,
+    sigstore: TestSigstore,
+    root: std::path::PathBuf,
+}
+
+impl Keyless {
+    fn new() -> Keyless {
+        let w = World::new();
+        let sigstore = TestSigstore::new();
+        let root = w.tmp.path().join("trusted_root.json");
+        std::fs::write(&root, sigstore.trusted_root_json()).unwrap();
+        Keyless { w, sigstore, root }
+    }
+
+    /// An updater whose profile trusts `identities` (SANs of GitHub workflows) and, with
+    /// `keys`, the world's key too; `threshold` distinct signers.
+    fn updater(&self, identities: &[&str], keys: bool, threshold: usize, data: &str) -> Updater {
+        let ids: Vec<String> = identities
+            .iter()
+            .map(|s| format!("{{ issuer = \"{GITHUB_ISSUER}\", san = \"{s}\" }}"))
+            .collect();
+        let text = format!(
+            "[trust]\nidentities = [{}]\ntrusted_root = {:?}\nthreshold = {threshold}\n",
+            ids.join(", "),
+            self.root.display().to_string()
+        );
+        let file = ProfileFile::parse(&text, "test").unwrap();
+        let mut o = Overrides {
+            image: Some(format!("{}:latest", self.w.repo)),
+            data_dir: Some(self.w.tmp.path().join(data)),
+            ..Overrides::default()
+        };
+        if keys {
+            o.keys = vec![self.w.key.public_path.clone()];
+            o.rekor_keys = vec![self.w.log.public_path.clone()];
+        }
+        let profile = Profile::resolve(file, self.w.tmp.path(), "test", o).unwrap();
+        let opts = ClientOptions {
+            credentials: CredentialSource::None,
+            ..ClientOptions::default()
+        };
+        Updater::with_client_options(profile, opts).unwrap()
+    }
+
+    /// Attaches `bundle` to `digest` as a cosign v3 signature referrer.
+    async fn attach(&self, digest: &Digest, bundle: &[u8]) {
+        let latest = self.w.reference("latest");
+        let subject = self
+            .w
+            .client
+            .get_manifest(&latest.with_digest(digest.clone()))
+            .await
+            .unwrap()
+            .descriptor();
+        latch::signatures::attach_bundle(
+            &self.w.client,
+            &latest,
+            &subject,
+            bundle,
+            COSIGN_SIGN_PREDICATE,
+            "2026-01-01T00:00:00Z",
+        )
+        .await
+        .unwrap();
+    }
+
+    /// A keyless cosign v3 signature of `digest` by `repo`'s release workflow, logged at
+    /// `log_index`.
+    async fn sign_keyless(&self, digest: &Digest, repo: &str, log_index: u64) {
+        let payload = statement(
+            &digest.to_string(),
+            COSIGN_SIGN_PREDICATE,
+            serde_json::json!({}),
+        );
+        let bundle = self
+            .sigstore
+            .dsse_bundle_at(&leaf(repo), &payload, now() - 3600, log_index);
+        self.attach(digest, bundle.as_bytes()).await;
+    }
+}
+
+/// A key-signed cosign v3 signature without a log entry (`--tlog-upload=false`).
+fn key_bundle(key: &TestKey, digest: &Digest) -> Vec<u8> {
+    let payload = statement(
+        &digest.to_string(),
+        COSIGN_SIGN_PREDICATE,
+        serde_json::json!({}),
+    );
+    let payload_type = "application/vnd.in-toto+json";
+    let sig = key.sign(&pae(payload_type, &payload));
+    serde_json::to_vec(&serde_json::json!({
+        "mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
+        "verificationMaterial": {
+            "publicKey": {"hint": ""},
+            "tlogEntries": [],
+            "timestampVerificationData": {}
+        },
+        "dsseEnvelope": {
+            "payloadType": payload_type,
+            "payload": STANDARD.encode(&payload),
+            "signatures": [{"sig": STANDARD.encode(sig), "keyid": ""}]
+        }
+    }))
+    .unwrap()
+}
+
+#[tokio::test]
+async fn an_identities_only_profile_upgrades_verifies_and_ratchets_on_bundles() {
+    let k = Keyless::new();
+    let repo = "freedomofpress/dangerzone";
+    let v1 = k.w.push_image(1, "latest");
+    k.sign_keyless(&v1, repo, 100).await;
+    let u = k.updater(&[&san(repo)], false, 1, "data");
+
+    let r = u
+        .upgrade(&UpgradeOptions::default(), &NoProgress)
+        .await
+        .unwrap();
+    assert_eq!(r.status, "upgraded", "{r:?}");
+    assert_eq!(r.digest, v1);
+    assert_eq!(r.bundles.len(), 1);
+    assert_eq!(r.log_index, Some(100));
+    assert!(r.verdict.outcomes.is_empty(), "no legacy signature exists");
+    let json = serde_json::to_value(&r).unwrap();
+    assert_eq!(json["bundles"][0]["signer"]["identity"], san(repo));
+
+    // Kept in the store and re-verified offline before use.
+    let stored = k.w.tmp.path().join("data/signatures/bundles");
+    assert!(stored.join(format!("{}.json", v1.hex())).is_file());
+    let local = u.verify_local(true).await.unwrap();
+    assert_eq!(local.digest, v1);
+    assert_eq!(local.bundles.len(), 1);
+    assert_eq!(local.log_index, Some(100));
+    let status = u.status().await.unwrap();
+    assert_eq!(status.identities.len(), 1);
+    assert!(status.keys.is_empty());
+    assert_eq!(u.store().last_log_index().unwrap(), Some(100));
+
+    // A newer image, logged later: accepted, the ratchet moves.
+    let v2 = k.w.push_image(2, "latest");
+    k.sign_keyless(&v2, repo, 200).await;
+    let r = u
+        .upgrade(&UpgradeOptions::default(), &NoProgress)
+        .await
+        .unwrap();
+    assert_eq!((r.status, &r.digest), ("upgraded", &v2));
+    assert_eq!(u.store().last_log_index().unwrap(), Some(200));
+
+    // The registry serves the older image again: refused by the bundle's log index.
+    k.w.retag_latest(&v1).await;
+    match u.upgrade(&UpgradeOptions::default(), &NoProgress).await {
+        Err(Error::Rollback { detail }) => assert!(detail.contains("100"), "{detail}"),
+        other => panic!("expected a rollback refusal, got {other:?}"),
+    }
+    assert_eq!(u.verify_local(false).await.unwrap().digest, v2);
+
+    // An image signed by a workflow of a repository that only shares a prefix: refused,
+    // naming the claim; nothing changes.
+    let v3 = k.w.push_image(3, "latest");
+    k.sign_keyless(&v3, "freedomofpress/dangerzone-image", 300)
+        .await;
+    match u.upgrade(&UpgradeOptions::default(), &NoProgress).await {
+        Err(e @ Error::SignersNotVerified { .. }) => {
+            assert_eq!(e.kind(), "not-verified");
+            let msg = e.to_string();
+            assert!(msg.contains("0 of the 1 required"), "{msg}");
+            assert!(msg.contains("SAN"), "{msg}");
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    assert_eq!(u.verify_local(false).await.unwrap().digest, v2);
+
+    // An image with no signature of either kind.
+    let _v4 = k.w.push_image(4, "latest");
+    assert!(matches!(
+        u.upgrade(&UpgradeOptions::default(), &NoProgress).await,
+        Err(Error::NoSignatures { .. })
+    ));
+
+    // A tampered stored bundle is never trusted.
+    let file = stored.join(format!("{}.json", v2.hex()));
+    let text = std::fs::read_to_string(&file).unwrap();
+    let mut bundles: Vec<serde_json::Value> = serde_json::from_str(&text).unwrap();
+    bundles[0]["dsseEnvelope"]["payload"] = serde_json::Value::String(STANDARD.encode(statement(
+        &v1.to_string(),
+        COSIGN_SIGN_PREDICATE,
+        serde_json::json!({}),
+    )));
+    std::fs::write(&file, serde_json::to_vec(&bundles).unwrap()).unwrap();
+    match u.verify_local(false).await {
+        Err(e @ Error::SignersNotVerified { .. }) => {
+            assert!(e.to_string().contains("bundles"), "{e}")
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    std::fs::write(&file, b"not json").unwrap();
+    assert!(matches!(
+        u.verify_local(false).await,
+        Err(Error::StoreCorrupt { .. })
+    ));
+}
+
+#[tokio::test]
+async fn keys_and_identities_count_together_towards_the_threshold() {
+    let k = Keyless::new();
+    let repo = "freedomofpress/dangerzone";
+    let other = "freedomofpress/maintainer-two";
+    // Legacy signature by the key only (logged before the keyless ones): 1 of 2.
+    let v1 = k.w.push_image(1, "latest");
+    k.w.sign(&v1, 100, now() - 7200, "1.0.0").await;
+    let u = k.updater(&[&san(repo), &san(other)], true, 2, "data");
+    match u.upgrade(&UpgradeOptions::default(), &NoProgress).await {
+        Err(e @ Error::SignersNotVerified { .. }) => {
+            assert!(e.to_string().contains("1 of the 2 required"), "{e}")
+        }
+        other => panic!("expected 1 of 2, got {other:?}"),
+    }
+    // Plus a keyless signature: 2 of 2, with the key's legacy signature and the bundle.
+    k.sign_keyless(&v1, repo, 150).await;
+    let r = u
+        .upgrade(&UpgradeOptions::default(), &NoProgress)
+        .await
+        .unwrap();
+    assert_eq!(r.status, "upgraded");
+    assert_eq!(r.verdict.keys_satisfied(), 1);
+    assert_eq!(r.bundles.len(), 1);
+    // The highest index of either kind is the floor.
+    assert_eq!(r.log_index, Some(150));
+    let local = u.verify_local(true).await.unwrap();
+    assert_eq!(
+        (local.verdict.keys_satisfied(), local.bundles.len()),
+        (1, 1)
+    );
+
+    // Two bundles by one identity are one signer: still 1 of 2 without the key.
+    let v2 = k.w.push_image(2, "latest");
+    k.sign_keyless(&v2, repo, 300).await;
+    k.sign_keyless(&v2, repo, 301).await;
+    assert!(matches!(
+        u.upgrade(&UpgradeOptions::default(), &NoProgress).await,
+        Err(Error::SignersNotVerified { .. })
+    ));
+    // The second maintainer signs too: 2 distinct identities.
+    k.sign_keyless(&v2, other, 302).await;
+    let r = u
+        .upgrade(&UpgradeOptions::default(), &NoProgress)
+        .await
+        .unwrap();
+    assert_eq!((r.status, &r.digest, r.bundles.len()), ("upgraded", &v2, 3));
+    assert_eq!(r.log_index, Some(302));
+}
+
+#[tokio::test]
+async fn key_signed_bundles_upgrade_and_travel_through_an_archive() {
+    let k = Keyless::new();
+    let v1 = k.w.push_image(1, "latest");
+    k.attach(&v1, &key_bundle(&k.w.key, &v1)).await;
+    // A bundle by another key beside it is refused and does not matter.
+    let stranger = TestKey::generate(&k.w.tmp.path().join("keys"), "stranger");
+    k.attach(&v1, &key_bundle(&stranger, &v1)).await;
+    // Keys only, no Rekor key pinned: bundles without a log entry are accepted.
+    let o = Overrides {
+        image: Some(format!("{}:latest", k.w.repo)),
+        keys: vec![k.w.key.public_path.clone()],
+        data_dir: Some(k.w.tmp.path().join("online")),
+        ..Overrides::default()
+    };
+    let u = k.w.updater_with(o.clone());
+    let r = u
+        .upgrade(&UpgradeOptions::default(), &NoProgress)
+        .await
+        .unwrap();
+    assert_eq!((r.status, r.bundles.len()), ("upgraded", 1));
+    assert!(u.verify_local(true).await.is_ok());
+
+    // Across the air gap: the archive carries the referrer, the other side verifies it.
+    let archive = k.w.tmp.path().join("update.tar");
+    let prepared = u
+        .prepare_archive(None, &archive, false, &NoProgress)
+        .await
+        .unwrap();
+    assert_eq!(prepared.digest, v1);
+    let offline = k.w.updater_with(Overrides {
+        data_dir: Some(k.w.tmp.path().join("offline")),
+        ..o.clone()
+    });
+    let r = offline
+        .load_archive(&archive, &UpgradeOptions::default())
+        .await
+        .unwrap();
+    assert_eq!((r.status, &r.digest, r.bundles.len()), ("upgraded", &v1, 1));
+    assert!(offline.verify_local(true).await.is_ok());
+
+    // Another side trusting the stranger's key refuses the archive before loading
+    // anything: the archive carries only the signatures that were accepted.
+    let refusing = k.w.updater_with(Overrides {
+        data_dir: Some(k.w.tmp.path().join("refusing")),
+        keys: vec![stranger.public_path.clone()],
+        ..o
+    });
+    assert!(matches!(
+        refusing
+            .load_archive(&archive, &UpgradeOptions::default())
+            .await,
+        Err(Error::SignersNotVerified { .. })
+    ));
+    assert!(matches!(
+        refusing.verify_local(false).await,
+        Err(Error::NotInstalled { .. })
+    ));
+}
