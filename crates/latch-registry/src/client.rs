@@ -252,13 +252,19 @@ impl Client {
             let result = self
                 .send_once(reference, access, method.clone(), url, &build)
                 .await;
-            let transient = match &result {
-                Ok(r) => {
-                    r.status().is_server_error() || r.status() == StatusCode::TOO_MANY_REQUESTS
-                }
-                Err(e) => e.is_transient(),
+            let (transient, connect_failure) = match &result {
+                Ok(r) => (
+                    r.status().is_server_error() || r.status() == StatusCode::TOO_MANY_REQUESTS,
+                    false,
+                ),
+                Err(e) => (e.is_transient(), e.is_connect_failure()),
             };
-            if !transient || attempt >= self.inner.opts.max_retries {
+            if !should_retry(
+                transient,
+                connect_failure,
+                attempt,
+                self.inner.opts.max_retries,
+            ) {
                 return result;
             }
             attempt += 1;
@@ -1124,6 +1130,20 @@ impl Client {
     }
 }
 
+/// Whether to send a request again: while it failed in a way that may pass (5xx, 429, a
+/// dropped connection) and retries are left. A connection that could not be made at all
+/// is retried once only: an offline machine or a refusing host rarely recovers within the
+/// backoff, and every retry of it is latency before "registry unreachable" (the full
+/// backoff is 6 s; with connect timeouts, minutes).
+fn should_retry(transient: bool, connect_failure: bool, attempt: u32, max_retries: u32) -> bool {
+    let bound = if connect_failure {
+        max_retries.min(1)
+    } else {
+        max_retries
+    };
+    transient && attempt < bound
+}
+
 fn accept_manifests(b: RequestBuilder) -> RequestBuilder {
     b.header(header::ACCEPT, mt::MANIFEST_ACCEPT.join(", "))
 }
@@ -1287,6 +1307,19 @@ pub(crate) async fn status_error(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn connect_failures_are_retried_once_other_transient_failures_to_the_bound() {
+        // A 5xx or a dropped connection: every retry.
+        assert!((0..4).all(|a| should_retry(true, false, a, 4)));
+        assert!(!should_retry(true, false, 4, 4));
+        // No connection at all: once.
+        assert!(should_retry(true, true, 0, 4));
+        assert!(!should_retry(true, true, 1, 4));
+        // Retries off, or not transient (a 404, a digest mismatch): never.
+        assert!(!should_retry(true, true, 0, 0));
+        assert!(!should_retry(false, false, 0, 4));
+    }
 
     #[test]
     fn links_stay_on_the_registry() {

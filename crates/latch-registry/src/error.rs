@@ -147,6 +147,12 @@ pub enum RegistryError {
 }
 
 impl RegistryError {
+    /// Whether no connection could be made at all (refused, no route, no DNS answer,
+    /// connect timeout), as opposed to one that failed once made.
+    pub fn is_connect_failure(&self) -> bool {
+        matches!(self, RegistryError::Unreachable { source, .. } if source.is_connect())
+    }
+
     /// Whether retrying the same request may succeed (5xx, 429, dropped connections).
     pub fn is_transient(&self) -> bool {
         match self {

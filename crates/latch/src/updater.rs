@@ -1,9 +1,11 @@
 //! The updater: what an application calls to keep its sandbox image current and proven.
 //!
 //! ```text
-//! upgrade:  lock → resolve tag → fetch signatures → verify (keys, digest, repository, Rekor)
-//!           → rollback and freeze checks → runtime pulls by digest → runtime holds it?
-//!           → signatures stored → last_log_index and state written → tag → old images removed
+//! upgrade:  lock → resolve tag → fetch .sig signatures → verify (keys, digest, repository,
+//!           Rekor) → if short of the threshold: fetch and verify cosign v3 bundles (keys,
+//!           identities) → rollback and freeze checks → runtime pulls by digest → runtime
+//!           holds it? → signatures and bundles stored → last_log_index and state written
+//!           → tag → old images removed
 //! ```
 //!
 //! Nothing already installed is touched until the new image is verified and in the
