@@ -310,6 +310,59 @@ async fn key_signed_bundles_upgrade_and_travel_through_an_archive() {
     assert_eq!((r.status, r.bundles.len()), ("upgraded", 1));
     assert!(u.verify_local(true).await.is_ok());
 
+    // A layout mirror holding the referrers (as `oras copy -r` writes one: each referrer
+    // manifest listed in index.json with its artifactType) is verified the same way.
+    let mirror = k.w.tmp.path().join("mirror");
+    let layout = latch::oci::OciLayout::create(&mirror).unwrap();
+    let latest = k.w.reference("latest");
+    let pull = |r: latch::oci::Reference| {
+        let layout = &layout;
+        let client = &k.w.client;
+        async move {
+            latch::registry::pull_to_layout(
+                client,
+                &r,
+                layout,
+                &latch::registry::PullOptions::default(),
+                &NoProgress,
+            )
+            .await
+            .unwrap();
+        }
+    };
+    pull(latest.clone()).await;
+    let found = latch::signatures::fetch_bundles(&k.w.client, &latest, &v1, None)
+        .await
+        .unwrap();
+    assert_eq!(found.bundles.len(), 2);
+    let mut entries = Vec::new();
+    for b in &found.bundles {
+        let at = latest
+            .repository_only()
+            .with_digest(b.manifest_digest.clone());
+        pull(at.clone()).await;
+        let mut d = k.w.client.get_manifest(&at).await.unwrap().descriptor();
+        d.artifact_type = Some(latch::sigstore::cosign::BUNDLE_V03_MEDIA_TYPE.to_owned());
+        entries.push(d);
+    }
+    let mut index = layout.index().unwrap();
+    index
+        .manifests
+        .retain(|d| !entries.iter().any(|e| e.digest == d.digest));
+    index.manifests.extend(entries);
+    layout.write_index(&index).unwrap();
+    let mirrored = k.w.updater_with(Overrides {
+        data_dir: Some(k.w.tmp.path().join("mirrored")),
+        source_layout: Some(mirror.clone()),
+        ..o.clone()
+    });
+    let r = mirrored
+        .upgrade(&UpgradeOptions::default(), &NoProgress)
+        .await
+        .unwrap();
+    assert_eq!((r.status, &r.digest, r.bundles.len()), ("upgraded", &v1, 1));
+    assert!(mirrored.verify_local(true).await.is_ok());
+
     // Across the air gap: the archive carries the referrer, the other side verifies it.
     let archive = k.w.tmp.path().join("update.tar");
     let prepared = u
