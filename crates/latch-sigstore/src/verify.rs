@@ -83,6 +83,18 @@ impl BundleVerification {
     pub fn max_log_index(&self) -> Option<u64> {
         self.log_entries.iter().map(|e| e.log_index).max()
     }
+
+    /// The verified in-toto statement, or an error naming the bundle when it signs a
+    /// message instead of a DSSE envelope (attestations and cosign v3 image signatures
+    /// are always statements).
+    pub fn require_statement(&self) -> Result<&Statement> {
+        self.statement.as_ref().ok_or_else(|| Error::Claim {
+            location: self.location.clone(),
+            claim: "bundle content".into(),
+            expected: "a DSSE envelope with an in-toto statement".into(),
+            found: "a message signature".into(),
+        })
+    }
 }
 
 /// Parses a bundle (v0.1, v0.2, v0.3), bounded by [`crate::MAX_BUNDLE_BYTES`].

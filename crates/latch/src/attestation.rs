@@ -99,15 +99,7 @@ pub async fn verify_attestation(
             f.tlog,
         )
         .and_then(|v| {
-            let statement = v
-                .statement
-                .as_ref()
-                .ok_or_else(|| latch_sigstore::Error::Claim {
-                    location: f.location.clone(),
-                    claim: "bundle content".into(),
-                    expected: "a DSSE envelope with an in-toto statement".into(),
-                    found: "a message signature".into(),
-                })?;
+            let statement = v.require_statement()?;
             let predicate = policy.check_statement(statement, &image_digest, &f.location)?;
             Ok((v.clone(), predicate))
         });

@@ -220,37 +220,40 @@ pub fn verify_bundle_signatures(
         return out;
     };
     for b in &referrers.bundles {
-        let r = latch_sigstore::verify_bundle(
-            root,
-            &b.bytes,
-            &b.location,
-            latch_sigstore::Artifact::Sha256(raw),
-            signers,
-            tlog,
-        )
-        .and_then(|v| {
-            let statement = v
-                .statement
-                .as_ref()
-                .ok_or_else(|| latch_sigstore::Error::Claim {
-                    location: b.location.clone(),
-                    claim: "bundle content".into(),
-                    expected: "a DSSE envelope".into(),
-                    found: "a message signature".into(),
-                })?;
-            latch_sigstore::cosign::check_image_signature(
-                statement,
-                &digest.to_string(),
-                &b.location,
-            )?;
-            Ok(v)
-        });
-        match r {
+        match verify_image_bundle(root, raw, b, signers, tlog) {
             Ok(v) => out.accepted.push(v),
             Err(e) => out.rejected.push((b.location.clone(), e.to_string())),
         }
     }
     out
+}
+
+/// Verifies one bundle as a cosign v3 signature of the image whose sha256 is `digest`:
+/// the bundle verifies for one of `signers` under `root` and `tlog`, holds a DSSE
+/// envelope, and its statement is a `sign/v1` statement with the digest as a subject.
+pub fn verify_image_bundle(
+    root: &latch_sigstore::TrustRoot,
+    digest: [u8; 32],
+    bundle: &FetchedBundle,
+    signers: &[latch_sigstore::Signer],
+    tlog: latch_sigstore::TlogRequirement,
+) -> std::result::Result<latch_sigstore::BundleVerification, latch_sigstore::Error> {
+    let v = latch_sigstore::verify_bundle(
+        root,
+        &bundle.bytes,
+        &bundle.location,
+        latch_sigstore::Artifact::Sha256(digest),
+        signers,
+        tlog,
+    )?;
+    let statement = v.require_statement()?;
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    latch_sigstore::cosign::check_image_signature(
+        statement,
+        &format!("sha256:{hex}"),
+        &bundle.location,
+    )?;
+    Ok(v)
 }
 
 /// What [`verify_bundle_signatures`] found.

@@ -15,7 +15,7 @@ use latch_trust::{Candidate, Policy, PolicyError, TlogMode, Verdict, VerifyError
 
 use crate::bundle::RootChoice;
 use crate::error::{Error, Result};
-use crate::signatures::{FetchedBundle, digest_bytes};
+use crate::signatures::{FetchedBundle, digest_bytes, verify_image_bundle};
 use crate::verify::{PolicySpec, Verification};
 
 /// Keys and identities, loaded.
@@ -156,32 +156,7 @@ impl Trust {
             return Err("cosign v3 signatures name sha256 digests only".into());
         };
         let attempt = |root: &TrustRoot, signers: &[Signer], tlog| {
-            latch_sigstore::verify_bundle(
-                root,
-                &bundle.bytes,
-                &bundle.location,
-                latch_sigstore::Artifact::Sha256(raw),
-                signers,
-                tlog,
-            )
-            .and_then(|v| {
-                let statement =
-                    v.statement
-                        .as_ref()
-                        .ok_or_else(|| latch_sigstore::Error::Claim {
-                            location: bundle.location.clone(),
-                            claim: "bundle content".into(),
-                            expected: "a DSSE envelope".into(),
-                            found: "a message signature".into(),
-                        })?;
-                latch_sigstore::cosign::check_image_signature(
-                    statement,
-                    &digest.to_string(),
-                    &bundle.location,
-                )?;
-                Ok(v)
-            })
-            .map_err(|e| e.to_string())
+            verify_image_bundle(root, raw, bundle, signers, tlog).map_err(|e| e.to_string())
         };
         let mut why = Vec::new();
         if !self.key_signers.is_empty() {
