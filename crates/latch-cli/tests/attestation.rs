@@ -692,3 +692,91 @@ fn pem_public_key(der: &[u8]) -> String {
     out.push_str("-----END PUBLIC KEY-----\n");
     out
 }
+
+/// `latch verify` with a keyless identity: a cosign v3 signature by a GitHub workflow
+/// (a `sign/v1` statement in a bundle referrer, certificate from the test CA), verified
+/// against the custom root; the identity must match exactly or by anchored pattern.
+#[tokio::test(flavor = "multi_thread")]
+async fn verify_accepts_keyless_cosign_v3_signatures_by_the_given_identity() {
+    let mut w = World::new();
+    let (img, desc) = w.image("app/keyless");
+    let payload = statement(
+        &digest_of(&img),
+        latch::sigstore::cosign::COSIGN_SIGN_PREDICATE,
+        serde_json::json!({}),
+    );
+    let bundle = w
+        .sigstore
+        .dsse_bundle(&gh_leaf(REPO, WORKFLOW, MAIN), &payload, now() - 3600);
+    w.attach(
+        &img,
+        &desc,
+        &bundle,
+        latch::sigstore::cosign::COSIGN_SIGN_PREDICATE,
+    )
+    .await;
+    let san = format!("https://github.com/{REPO}/{WORKFLOW}@{MAIN}");
+    let root = w.root_file.to_str().unwrap().to_owned();
+    let issuer = latch_testkit::sigstore::GITHUB_ISSUER;
+    let verify = |identity_flag: &str, identity: &str, json: bool| {
+        let mut args = vec![
+            "verify",
+            &img,
+            identity_flag,
+            identity,
+            "--certificate-oidc-issuer",
+            issuer,
+            "--trusted-root",
+            &root,
+        ];
+        if json {
+            args.push("--json");
+        }
+        latch(&args)
+    };
+    let o = verify("--certificate-identity", &san, false);
+    assert!(o.status.success(), "{}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("cosign v3 signature"), "{out}");
+    assert!(out.contains(&san), "{out}");
+    let o = verify("--certificate-identity", &san, true);
+    assert!(o.status.success(), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["verified"], true);
+    assert_eq!(v["bundles"][0]["signer"]["identity"], san.as_str());
+    assert_eq!(v["max_log_index"], 7);
+    // An anchored pattern over the repository's workflows.
+    let o = verify(
+        "--certificate-identity-regexp",
+        &format!("https://github.com/{REPO}/.*"),
+        false,
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    // A repository that only shares a prefix: refused, naming the SAN.
+    let o = verify(
+        "--certificate-identity",
+        &format!("https://github.com/{REPO}-image/{WORKFLOW}@{MAIN}"),
+        false,
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("NOT verified") && err.contains("SAN"), "{err}");
+    let o = verify(
+        "--certificate-identity-regexp",
+        "https://github.com/freedomofpress/dangerzone-image/.*",
+        true,
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["verified"], false);
+    // The public-good root (no --trusted-root) does not know the test CA.
+    let o = latch(&[
+        "verify",
+        &img,
+        "--certificate-identity",
+        &san,
+        "--certificate-oidc-issuer",
+        issuer,
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+}

@@ -224,6 +224,40 @@ pub async fn verify_remote(
     Ok((v, candidates))
 }
 
+/// Verifies `reference` as the updater does: its legacy `.sig` signatures and, when they
+/// are short of the threshold, its cosign v3 signatures (bundle referrers), all counted
+/// by `trust` (keys and keyless identities together).
+pub async fn verify_remote_trusted(
+    client: &Client,
+    reference: &Reference,
+    trust: &crate::trusted::Trust,
+    now: i64,
+) -> Result<Verification> {
+    let manifest = client.get_manifest(reference).await?;
+    let digest = manifest.digest().clone();
+    let candidates = fetch_signatures(client, reference, &digest).await?;
+    let location = sig_reference(reference, &digest)?.to_string();
+    let (verdict, enough) = trust.legacy_verdict(&digest, &candidates, now)?;
+    let referrers = if enough {
+        crate::signatures::Referrers::default()
+    } else {
+        crate::signatures::fetch_bundles(
+            client,
+            reference,
+            &digest,
+            Some(&[latch_sigstore::cosign::COSIGN_SIGN_PREDICATE]),
+        )
+        .await?
+    };
+    trust.decide(
+        location,
+        &digest,
+        verdict,
+        &referrers.bundles,
+        &referrers.skipped,
+    )
+}
+
 /// Cosign v3 signatures of `digest` (Sigstore bundles with a `sign/v1` statement, stored
 /// as OCI referrers beside `repository`) that `signers` made, under `root` and `tlog`.
 /// For keys, `root` is usually [`latch_sigstore::TrustRoot::from_rekor_keys`] of the pinned

@@ -11,8 +11,8 @@ use crate::output::AnyError;
 #[derive(clap::Args, Debug, Clone)]
 pub struct TrustArgs {
     /// A trusted public key: PEM SubjectPublicKeyInfo (ECDSA P-256/P-384, Ed25519, RSA ≥
-    /// 2048). Repeatable.
-    #[arg(long = "key", value_name = "PEM", required = true)]
+    /// 2048). Repeatable; at least one (`verify` also takes keyless identities instead).
+    #[arg(long = "key", value_name = "PEM")]
     pub keys: Vec<PathBuf>,
     /// How many distinct keys must have signed (default 1).
     #[arg(long, value_name = "K")]

@@ -41,6 +41,9 @@ pub struct Args {
 /// Runs the command.
 pub async fn run(_global: &GlobalArgs, args: Args) -> Result<ExitCode, AnyError> {
     let digest = Digest::parse(&args.digest)?;
+    if args.trust.keys.is_empty() {
+        return Err("no trusted key: give --key PEM".into());
+    }
     let policy = args.trust.spec(args.repository.as_deref())?.build()?;
     let result = verify_file(&args.file, &digest, &policy, now_unix());
     report(
