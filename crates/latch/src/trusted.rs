@@ -109,8 +109,7 @@ impl Trust {
         self.threshold
     }
 
-    /// Whether identities are trusted (so bundles are worth fetching even when the
-    /// legacy signatures are enough for the keys).
+    /// Whether keyless identities are trusted.
     pub fn has_identities(&self) -> bool {
         !self.identities.is_empty()
     }
