@@ -30,7 +30,7 @@ use crate::profile::Source;
 use crate::signatures::{MAX_PAYLOAD_BYTES, fetch_signatures, sig_reference};
 use crate::updater::{
     BundleSource, Remote, Updater, UpgradeOptions, UpgradeReport, accepted_bundles,
-    accepted_signatures, layout_bundles, store_error,
+    accepted_signatures, store_error,
 };
 use crate::verify::now_unix;
 
@@ -489,22 +489,13 @@ impl Updater {
             ),
             None => None,
         };
-        let entries = u.full_index.manifests.clone();
-        let location = format!("{} (dangerzone.json sigs)", path.display());
-        let (verdict, enough) = self
-            .trust()
-            .legacy_verdict(manifest.digest(), &candidates, now)?;
-        let referrers = if enough {
-            Default::default()
-        } else {
-            layout_bundles(&u.layout, &entries, manifest.digest())
-        };
-        let verification = self.trust().decide(
-            location,
+        let (verification, referrers) = self.verify_signed_in_layout(
+            format!("{} (dangerzone.json sigs)", path.display()),
             manifest.digest(),
-            verdict,
-            &referrers.bundles,
-            &referrers.skipped,
+            &candidates,
+            &u.layout,
+            &u.full_index.manifests,
+            now,
         )?;
         let signatures = accepted_signatures(&verification.verdict, &candidates);
         let bundles = accepted_bundles(&verification, &referrers.bundles);
@@ -582,7 +573,7 @@ impl Updater {
         let top = client.get_manifest(&image).await?;
         // Prefer the platform manifest's own signatures (Dangerzone's CI signs with
         // --recursive); else the index's, carrying the index and that one platform.
-        let (subject, kind, candidates) = match top.as_index() {
+        let (subject, kind, (verification, referrers)) = match top.as_index() {
             Some(index) => {
                 let desc = index.select_platform(&platform).ok_or_else(|| {
                     Error::Registry(RegistryError::NoSuchPlatform {
@@ -631,7 +622,6 @@ impl Updater {
                 (top.clone(), KIND_IMAGE, verified)
             }
         };
-        let (verification, referrers) = candidates;
         let state = self.store().state().map_err(store_error)?;
         let mut warnings = Vec::new();
         self.check_rollback(&state, &verification, force, &mut warnings)?;

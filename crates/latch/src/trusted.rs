@@ -15,7 +15,7 @@ use latch_trust::{Candidate, Policy, PolicyError, TlogMode, Verdict, VerifyError
 
 use crate::bundle::RootChoice;
 use crate::error::{Error, Result};
-use crate::signatures::{FetchedBundle, digest_bytes, verify_image_bundle};
+use crate::signatures::{FetchedBundle, Referrers, digest_bytes, verify_image_bundle};
 use crate::verify::{PolicySpec, Verification};
 
 /// Keys and identities, loaded.
@@ -234,6 +234,25 @@ impl Trust {
             digest: digest.clone(),
             detail: detail.join("; "),
         })
+    }
+
+    /// [`Trust::decide`] over referrers as fetched; returns them too, so that the
+    /// accepted ones can be stored or carried.
+    pub fn decide_referrers(
+        &self,
+        source: String,
+        digest: &Digest,
+        verdict: Verdict,
+        referrers: Referrers,
+    ) -> Result<(Verification, Referrers)> {
+        let verification = self.decide(
+            source,
+            digest,
+            verdict,
+            &referrers.bundles,
+            &referrers.skipped,
+        )?;
+        Ok((verification, referrers))
     }
 }
 

@@ -375,31 +375,45 @@ impl Updater {
         bundles: BundleSource<'_>,
         now: i64,
     ) -> Result<(Verification, Referrers)> {
+        if let BundleSource::Layout(layout, entries) = bundles {
+            return self
+                .verify_signed_in_layout(location, digest, candidates, layout, &entries, now);
+        }
         let (verdict, enough) = self.trust.legacy_verdict(digest, candidates, now)?;
         let referrers = if enough {
             Referrers::default()
         } else {
-            match bundles {
-                BundleSource::Registry => {
-                    fetch_bundles(
-                        &self.client,
-                        &self.profile.image,
-                        digest,
-                        Some(&[COSIGN_SIGN_PREDICATE]),
-                    )
-                    .await?
-                }
-                BundleSource::Layout(layout, entries) => layout_bundles(layout, &entries, digest),
-            }
+            fetch_bundles(
+                &self.client,
+                &self.profile.image,
+                digest,
+                Some(&[COSIGN_SIGN_PREDICATE]),
+            )
+            .await?
         };
-        let verification = self.trust.decide(
-            location,
-            digest,
-            verdict,
-            &referrers.bundles,
-            &referrers.skipped,
-        )?;
-        Ok((verification, referrers))
+        self.trust
+            .decide_referrers(location, digest, verdict, referrers)
+    }
+
+    /// [`Updater::verify_signed`] over an OCI layout (a mirror, an unpacked archive):
+    /// bundles are the referrers listed among `entries`.
+    pub(crate) fn verify_signed_in_layout(
+        &self,
+        location: String,
+        digest: &Digest,
+        candidates: &[Candidate],
+        layout: &OciLayout,
+        entries: &[Descriptor],
+        now: i64,
+    ) -> Result<(Verification, Referrers)> {
+        let (verdict, enough) = self.trust.legacy_verdict(digest, candidates, now)?;
+        let referrers = if enough {
+            Referrers::default()
+        } else {
+            layout_bundles(layout, entries, digest)
+        };
+        self.trust
+            .decide_referrers(location, digest, verdict, referrers)
     }
 
     /// The floor below which no log index is accepted: the higher of

@@ -249,13 +249,9 @@ pub async fn verify_remote_trusted(
         )
         .await?
     };
-    trust.decide(
-        location,
-        &digest,
-        verdict,
-        &referrers.bundles,
-        &referrers.skipped,
-    )
+    trust
+        .decide_referrers(location, &digest, verdict, referrers)
+        .map(|(v, _)| v)
 }
 
 /// Cosign v3 signatures of `digest` (Sigstore bundles with a `sign/v1` statement, stored
