@@ -63,15 +63,23 @@ impl Trust {
             keys_only.threshold = Some(threshold.min(spec.keys.len()));
             Some(keys_only.build()?)
         };
-        let mut key_signers = Vec::new();
-        for k in &spec.keys {
-            let key = k.load()?;
-            key_signers.push(Signer::key_from_der(key.der(), key.store_id()));
-        }
-        let mut rekor = Vec::new();
-        for k in &spec.rekor_keys {
-            rekor.push(k.load()?.der().to_vec());
-        }
+        // The keys as the legacy policy read them, not read again.
+        let (key_signers, rekor) = match &legacy {
+            Some(p) => (
+                p.keys()
+                    .iter()
+                    .map(|k| Signer::key_from_der(k.der(), k.store_id()))
+                    .collect(),
+                p.rekor_keys().iter().map(|k| k.der().to_vec()).collect(),
+            ),
+            None => (
+                Vec::new(),
+                spec.rekor_keys
+                    .iter()
+                    .map(|k| Ok(k.load()?.der().to_vec()))
+                    .collect::<Result<Vec<_>>>()?,
+            ),
+        };
         let key_root = TrustRoot::from_rekor_keys(&rekor)?;
         let tlog = spec.tlog.unwrap_or(if spec.rekor_keys.is_empty() {
             TlogMode::Ignored
@@ -107,11 +115,6 @@ impl Trust {
     /// Distinct signers required.
     pub fn threshold(&self) -> usize {
         self.threshold
-    }
-
-    /// Whether keyless identities are trusted.
-    pub fn has_identities(&self) -> bool {
-        !self.identities.is_empty()
     }
 
     /// The verdict over legacy signatures, and whether it alone meets the threshold.

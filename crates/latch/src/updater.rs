@@ -31,12 +31,9 @@ use serde::Serialize;
 use crate::duration::format_duration;
 use crate::error::{Error, Result};
 use crate::profile::{Profile, Source};
-use crate::signatures::{
-    FetchedBundle, MAX_PAYLOAD_BYTES, Referrers, fetch_bundles, fetch_signatures,
-};
+use crate::signatures::{FetchedBundle, MAX_PAYLOAD_BYTES, Referrers, fetch_signatures};
 use crate::trusted::{Trust, decode_bundles, encode_bundles};
 use crate::verify::{Verification, now_unix};
-use latch_sigstore::cosign::COSIGN_SIGN_PREDICATE;
 
 /// Annotation cosign's `save` puts on index entries to say what they are.
 const KIND_ANNOTATION: &str = "kind";
@@ -379,20 +376,16 @@ impl Updater {
             return self
                 .verify_signed_in_layout(location, digest, candidates, layout, &entries, now);
         }
-        let (verdict, enough) = self.trust.legacy_verdict(digest, candidates, now)?;
-        let referrers = if enough {
-            Referrers::default()
-        } else {
-            fetch_bundles(
-                &self.client,
-                &self.profile.image,
-                digest,
-                Some(&[COSIGN_SIGN_PREDICATE]),
-            )
-            .await?
-        };
-        self.trust
-            .decide_referrers(location, digest, verdict, referrers)
+        crate::verify::verify_signed_remote(
+            &self.client,
+            &self.profile.image,
+            digest,
+            candidates,
+            location,
+            &self.trust,
+            now,
+        )
+        .await
     }
 
     /// [`Updater::verify_signed`] over an OCI layout (a mirror, an unpacked archive):

@@ -237,21 +237,45 @@ pub async fn verify_remote_trusted(
     let digest = manifest.digest().clone();
     let candidates = fetch_signatures(client, reference, &digest).await?;
     let location = sig_reference(reference, &digest)?.to_string();
-    let (verdict, enough) = trust.legacy_verdict(&digest, &candidates, now)?;
+    verify_signed_remote(
+        client,
+        reference,
+        &digest,
+        &candidates,
+        location,
+        trust,
+        now,
+    )
+    .await
+    .map(|(v, _)| v)
+}
+
+/// The decision over `digest`'s legacy signatures `candidates` (already fetched) and,
+/// only when they are short of the threshold, its cosign v3 signatures fetched from
+/// beside `repository` (so an image signed as Dangerzone's is costs no extra request).
+/// Returns the bundles examined too, for storing or carrying the accepted ones.
+pub async fn verify_signed_remote(
+    client: &Client,
+    repository: &Reference,
+    digest: &Digest,
+    candidates: &[Candidate],
+    location: String,
+    trust: &crate::trusted::Trust,
+    now: i64,
+) -> Result<(Verification, crate::signatures::Referrers)> {
+    let (verdict, enough) = trust.legacy_verdict(digest, candidates, now)?;
     let referrers = if enough {
         crate::signatures::Referrers::default()
     } else {
         crate::signatures::fetch_bundles(
             client,
-            reference,
-            &digest,
+            repository,
+            digest,
             Some(&[latch_sigstore::cosign::COSIGN_SIGN_PREDICATE]),
         )
         .await?
     };
-    trust
-        .decide_referrers(location, &digest, verdict, referrers)
-        .map(|(v, _)| v)
+    trust.decide_referrers(location, digest, verdict, referrers)
 }
 
 /// Cosign v3 signatures of `digest` (Sigstore bundles with a `sign/v1` statement, stored

@@ -11,7 +11,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use common::{TestKey, World, now};
 use latch::oci::Digest;
-use latch::registry::{ClientOptions, CredentialSource, NoProgress};
+use latch::registry::NoProgress;
 use latch::sigstore::cosign::COSIGN_SIGN_PREDICATE;
 use latch::{Error, Overrides, Profile, ProfileFile, Updater, UpgradeOptions};
 use latch_testkit::sigstore::{GITHUB_ISSUER, Leaf, TestSigstore, pae, statement};
@@ -71,12 +71,8 @@ impl Keyless {
             o.keys = vec![self.w.key.public_path.clone()];
             o.rekor_keys = vec![self.w.log.public_path.clone()];
         }
-        let profile = Profile::resolve(file, self.w.tmp.path(), "test", o).unwrap();
-        let opts = ClientOptions {
-            credentials: CredentialSource::None,
-            ..ClientOptions::default()
-        };
-        Updater::with_client_options(profile, opts).unwrap()
+        self.w
+            .updater_for(Profile::resolve(file, self.w.tmp.path(), "test", o).unwrap())
     }
 
     /// Attaches `bundle` to `digest` as a cosign v3 signature referrer.

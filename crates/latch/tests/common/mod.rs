@@ -249,11 +249,16 @@ impl World {
     }
 
     pub fn updater_with(&self, o: Overrides) -> Updater {
+        self.updater_for(Profile::from_overrides(o).unwrap())
+    }
+
+    /// An updater for `profile`, with no credentials.
+    pub fn updater_for(&self, profile: Profile) -> Updater {
         let opts = ClientOptions {
             credentials: CredentialSource::None,
             ..ClientOptions::default()
         };
-        Updater::with_client_options(Profile::from_overrides(o).unwrap(), opts).unwrap()
+        Updater::with_client_options(profile, opts).unwrap()
     }
 
     pub fn reference(&self, tag: &str) -> Reference {
