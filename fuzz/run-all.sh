@@ -28,9 +28,10 @@ seed() { # target, files...
 if [ -d "$testdata/dangerzone" ]; then
     dz="$testdata/dangerzone"
     seed signature_objects "$dz"/signatures/*/*/*.json
+    seed decide "$dz"/signatures/valid/*/*.json
     seed pem_key "$dz"/*.pub "$dz"/*.key
 fi
-for t in signature_objects payload rekor pem_key; do mkdir -p "corpus/$t"; done
+for t in signature_objects payload rekor pem_key decide; do mkdir -p "corpus/$t"; done
 
 cargo fuzz build
 for target in $(cargo fuzz list); do

@@ -62,7 +62,13 @@ fuzz_target!(|data: &[u8]| {
     };
     for policy in policies {
         match verify(policy, &digest, &entries, 1_800_000_000) {
-            Ok(v) => assert!(v.keys_satisfied() >= 1),
+            // One outcome per entry, in order.
+            Ok(checked) => {
+                assert_eq!(checked.outcomes.len(), entries.len());
+                for (i, o) in checked.outcomes.iter().enumerate() {
+                    assert_eq!(o.index(), i);
+                }
+            }
             Err(e) => {
                 let _ = e.to_string();
             }

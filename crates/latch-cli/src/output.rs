@@ -17,7 +17,7 @@ pub fn print_error(e: &AnyError) {
 
 /// Version of the `--json` contract (docs/json.md). Every document carries it as
 /// `json_version`; it changes only when a field is removed or changes meaning.
-pub const JSON_VERSION: u32 = 1;
+pub const JSON_VERSION: u32 = 2;
 
 /// Prints a value as pretty JSON on stdout, with `json_version` added.
 pub fn print_json<T: serde::Serialize>(value: &T) -> Result<(), AnyError> {
@@ -30,12 +30,12 @@ pub fn print_json<T: serde::Serialize>(value: &T) -> Result<(), AnyError> {
 }
 
 /// The error document printed on stdout under `--json`: `{"json_version", "error":
-/// {"kind", "message", "causes"}}`.
+/// {"kind", "message", "causes", "details"}}`; `details` is the error's data when it has
+/// some (a rollback's reasons, a freeze's figures, a refusal's verdict).
 pub fn print_json_error(e: &AnyError) {
-    let kind = e
-        .downcast_ref::<latch::Error>()
-        .map(latch::Error::kind)
-        .unwrap_or("invalid");
+    let latch_error = e.downcast_ref::<latch::Error>();
+    let kind = latch_error.map(latch::Error::kind).unwrap_or("invalid");
+    let details = latch_error.and_then(latch::Error::details);
     let mut causes = Vec::new();
     let mut source = e.source();
     while let Some(s) = source {
@@ -44,7 +44,7 @@ pub fn print_json_error(e: &AnyError) {
     }
     let doc = serde_json::json!({
         "json_version": JSON_VERSION,
-        "error": {"kind": kind, "message": e.to_string(), "causes": causes},
+        "error": {"kind": kind, "message": e.to_string(), "causes": causes, "details": details},
     });
     println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
 }

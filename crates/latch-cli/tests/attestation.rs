@@ -94,7 +94,7 @@ impl World {
 
     async fn attach(&self, image: &str, subject: &Descriptor, bundle: &str, pt: &str) {
         let r = Reference::parse(image).unwrap();
-        latch::signatures::attach_bundle(
+        latch::sources::registry::attach_bundle(
             &self.client,
             &r,
             subject,
@@ -492,22 +492,31 @@ async fn cosign_bundle_referrers_are_found_and_verified_with_the_key() {
 
     let reference = Reference::parse(&img).unwrap();
     let digest = reference.digest().unwrap().clone();
-    let found = latch::signatures::fetch_bundles(&w.client, &reference, &digest, None)
+    let found = latch::sources::registry::fetch_signature_bundles(&w.client, &reference, &digest)
         .await
         .unwrap();
     assert_eq!(found.bundles.len(), 1, "{found:?}");
-    assert!(found.skipped.is_empty(), "{:?}", found.skipped);
-    let key = latch::bundle::load_key(&keys.join("cosign.pub")).unwrap();
-    let root = latch::sigstore::TrustRoot::from_rekor_keys(&[]).unwrap();
-    let result = latch::signatures::verify_bundle_signatures(
-        &root,
-        &digest,
-        &found,
-        std::slice::from_ref(&key),
-        latch::sigstore::TlogRequirement::None,
-    );
-    assert_eq!(result.accepted.len(), 1, "{:?}", result.rejected);
-    let st = result.accepted[0].statement.as_ref().unwrap();
+    assert!(found.unusable.is_empty(), "{:?}", found.unusable);
+    let key_of = |der: &[u8]| latch::trust::PublicKey::from_der(der).unwrap();
+    let key = latch::trust::PublicKey::from_pem(&std::fs::read(keys.join("cosign.pub")).unwrap())
+        .unwrap();
+    let trusting = |k: latch::trust::PublicKey| {
+        latch::decide::Trust::builder()
+            .key(k)
+            .tlog(latch::trust::TlogMode::Ignored)
+            .build()
+            .unwrap()
+    };
+    let result = latch::decide::decide(&trusting(key.clone()), &found, &digest, now());
+    assert!(result.trusted, "{}", result.summary());
+    let (_, accepted) = result.accepted().next().unwrap();
+    let st = accepted
+        .bundle
+        .as_ref()
+        .unwrap()
+        .statement
+        .as_ref()
+        .unwrap();
     assert_eq!(
         st.predicate_type,
         latch::sigstore::cosign::COSIGN_SIGN_PREDICATE
@@ -516,37 +525,22 @@ async fn cosign_bundle_referrers_are_found_and_verified_with_the_key() {
     // The same bundle does not sign another image, and another key does not verify it.
     let (other, _) = w.image("app/cosign-other");
     let other_digest = Reference::parse(&other).unwrap().digest().unwrap().clone();
-    let moved = latch::signatures::verify_bundle_signatures(
-        &root,
-        &other_digest,
-        &found,
-        std::slice::from_ref(&key),
-        latch::sigstore::TlogRequirement::None,
-    );
-    assert!(moved.accepted.is_empty());
-    assert!(
-        moved.rejected[0].1.contains("statement subject"),
-        "{:?}",
-        moved.rejected
-    );
-    let stranger = latch::sigstore::Signer::key_from_der(&w.sigstore.rekor_key_der(), "stranger");
-    let wrong = latch::signatures::verify_bundle_signatures(
-        &root,
-        &digest,
-        &found,
-        &[stranger],
-        latch::sigstore::TlogRequirement::None,
-    );
-    assert!(wrong.accepted.is_empty(), "{:?}", wrong.accepted);
+    let moved = latch::decide::decide(&trusting(key.clone()), &found, &other_digest, now());
+    assert!(!moved.trusted);
+    let (_, why) = moved.refused().next().unwrap();
+    assert_eq!(why.claim(), Some("statement subject"), "{why}");
+    let stranger = key_of(&w.sigstore.rekor_key_der());
+    let wrong = latch::decide::decide(&trusting(stranger), &found, &digest, now());
+    assert_eq!(wrong.count(), 0, "{}", wrong.summary());
     // Requiring a log refuses a bundle that has none.
-    let strict = latch::signatures::verify_bundle_signatures(
-        &root,
-        &digest,
-        &found,
-        std::slice::from_ref(&key),
-        latch::sigstore::TlogRequirement::Required,
-    );
-    assert!(strict.accepted.is_empty(), "{:?}", strict.accepted);
+    let strict = latch::decide::Trust::builder()
+        .key(key)
+        .rekor_key(key_of(&w.sigstore.rekor_key_der()))
+        .tlog(latch::trust::TlogMode::Required)
+        .build()
+        .unwrap();
+    let strict = latch::decide::decide(&strict, &found, &digest, now());
+    assert_eq!(strict.count(), 0, "{}", strict.summary());
     let _ = desc;
 
     // `latch verify` falls back to these when the image has no `.sig`.
@@ -554,7 +548,7 @@ async fn cosign_bundle_referrers_are_found_and_verified_with_the_key() {
     let o = latch(&["verify", &img, "--key", pub_key.to_str().unwrap()]);
     assert!(o.status.success(), "{}", text(&o));
     assert!(
-        text(&o).contains("cosign v3 bundle signatures"),
+        text(&o).contains("cosign v3 signature 0") && text(&o).contains("accepted"),
         "{}",
         text(&o)
     );
@@ -596,7 +590,7 @@ async fn cosign_bundle_referrers_are_found_and_verified_with_the_key() {
     let o = latch(&["verify", &img, "--key", pub_key.to_str().unwrap()]);
     assert!(o.status.success(), "{}", text(&o));
     assert!(
-        text(&o).contains("cosign v3 bundle signatures"),
+        text(&o).contains("cosign v3 signature 0") && text(&o).contains("accepted"),
         "{}",
         text(&o)
     );
@@ -655,13 +649,9 @@ async fn cosign_bundle_referrers_are_found_and_verified_with_the_key() {
         "att",
     )
     .unwrap();
-    let raw = {
-        let mut out = [0u8; 32];
-        for (i, b) in out.iter_mut().enumerate() {
-            *b = u8::from_str_radix(&digest.hex()[2 * i..2 * i + 2], 16).unwrap();
-        }
-        out
-    };
+    let raw = digest.sha256_bytes().unwrap();
+    let root = latch::sigstore::TrustRoot::from_rekor_keys(&[]).unwrap();
+    let key = latch::bundle::load_key(&keys.join("cosign.pub")).unwrap();
     let v = latch::sigstore::verify_parsed_bundle(
         &root,
         &bundle,
@@ -743,7 +733,10 @@ async fn verify_accepts_keyless_cosign_v3_signatures_by_the_given_identity() {
     assert!(o.status.success(), "{}", text(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["verified"], true);
-    assert_eq!(v["bundles"][0]["signer"]["identity"], san.as_str());
+    let outcome = &v["verdict"]["outcomes"][0];
+    assert_eq!(outcome["kind"], "bundle");
+    assert_eq!(outcome["signer"]["identity"], san.as_str());
+    assert_eq!(v["verdict"]["signers"][0]["trusted"]["kind"], "identity");
     assert_eq!(v["max_log_index"], 7);
     // An anchored pattern over the repository's workflows.
     let o = verify(

@@ -93,7 +93,7 @@ impl Checker {
             serde_json::to_vec_pretty(&v).unwrap(),
         )
         .unwrap();
-        assert_eq!(v["json_version"], 1, "{name}");
+        assert_eq!(v["json_version"], 2, "{name}");
         self.checked.insert(name.to_owned());
         if std::env::var_os("LATCH_WRITE_JSON_EXAMPLES").is_some() {
             // Only collecting examples for the documentation.

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use crate::Limits;
 use crate::blob::Region;
 use crate::error::{DiffError, io_err};
-use crate::tar::{Seekable, TarReader, flag};
+use latch_tar::{Seekable, TarReader, flag};
 
 /// What kind of archive a tar is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,7 +57,7 @@ impl ArchiveIndex {
         };
         let mut tar = TarReader::new(
             Seekable(BufReader::with_capacity(64 * 1024, file)),
-            archive_limits,
+            archive_limits.tar(),
         );
         let mut members = BTreeMap::new();
         let mut count = 0usize;

@@ -5,67 +5,7 @@ use std::path::PathBuf;
 
 use latch_oci::Digest;
 
-/// Why a tar stream cannot be read.
-#[derive(Debug, thiserror::Error)]
-pub enum TarError {
-    /// Reading failed (includes decompression errors).
-    #[error("read error: {0}")]
-    Io(#[from] io::Error),
-    /// The stream ended inside a header or an entry.
-    #[error("tar stream truncated at offset {offset}")]
-    Truncated {
-        /// Offset in the uncompressed stream.
-        offset: u64,
-    },
-    /// A header's checksum is wrong (not a tar, or corrupt).
-    #[error("tar header at offset {offset} has a bad checksum (not a tar stream, or corrupt)")]
-    BadChecksum {
-        /// Offset of the header.
-        offset: u64,
-    },
-    /// A numeric field is malformed or out of range.
-    #[error("tar header at offset {offset}: malformed or out-of-range {field} field")]
-    BadField {
-        /// Offset of the header.
-        offset: u64,
-        /// The field.
-        field: &'static str,
-    },
-    /// PAX records are malformed.
-    #[error("tar header at offset {offset}: malformed PAX records")]
-    BadPax {
-        /// Offset of the header.
-        offset: u64,
-    },
-    /// An extension header is over its bound.
-    #[error(
-        "tar header at offset {offset}: extension header of {size} bytes, over the bound of {max}"
-    )]
-    ExtensionTooLarge {
-        /// Offset of the header.
-        offset: u64,
-        /// Its size.
-        size: u64,
-        /// The bound.
-        max: u64,
-    },
-    /// A path or link target is over its bound.
-    #[error("tar header at offset {offset}: path or link target longer than {max} bytes")]
-    PathTooLong {
-        /// Offset of the header.
-        offset: u64,
-        /// The bound.
-        max: usize,
-    },
-    /// An entry type this reader refuses.
-    #[error("tar header at offset {offset}: unsupported {what}")]
-    Unsupported {
-        /// Offset of the header.
-        offset: u64,
-        /// What.
-        what: String,
-    },
-}
+pub use latch_tar::TarError;
 
 /// Why a diff or a normalisation failed.
 #[derive(Debug, thiserror::Error)]

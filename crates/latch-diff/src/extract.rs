@@ -164,7 +164,7 @@ pub(crate) fn write_report(
         };
         let base = base_dir(dir, side, platform, layer_dir.then_some(layer));
         let mut sink =
-            |entry: &crate::tar::Entry, path: &str, data: &mut dyn Read| -> Result<(), DiffError> {
+            |entry: &latch_tar::Entry, path: &str, data: &mut dyn Read| -> Result<(), DiffError> {
                 if entry.name.first() == Some(&b'/') {
                     return Err(DiffError::BadEntry {
                         image: label.to_owned(),

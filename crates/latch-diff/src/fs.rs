@@ -14,7 +14,7 @@ use crate::Limits;
 use crate::blob;
 use crate::error::{DiffError, TarError};
 use crate::source::Layer;
-use crate::tar::{Entry, Format, Stream, TarReader, flag};
+use latch_tar::{Entry, Format, Stream, TarReader, flag};
 
 /// Prefix of whiteout entries.
 pub(crate) const WHITEOUT: &str = ".wh.";
@@ -362,7 +362,7 @@ pub(crate) fn scan_layer(layer: &Layer, ctx: &ScanContext<'_>) -> Result<LayerSc
     let limits = ctx.limits;
     let stream = blob::open_layer(&layer.region, algorithm(layer), limits.max_layer_bytes)?;
     let compression = stream.compression;
-    let mut tar = TarReader::new(Stream(stream.reader), *limits);
+    let mut tar = TarReader::new(Stream(stream.reader), limits.tar());
     let mut entries = Vec::new();
     let mut ignored = 0u64;
     let mut buf = vec![0u8; blob::BUFFER];
@@ -607,7 +607,7 @@ pub(crate) fn extract_layer(
     sink: &mut EntrySink<'_>,
 ) -> Result<(), DiffError> {
     let stream = blob::open_layer(&layer.region, algorithm(layer), limits.max_layer_bytes)?;
-    let mut tar = TarReader::new(Stream(stream.reader), *limits);
+    let mut tar = TarReader::new(Stream(stream.reader), limits.tar());
     let terr = |e: TarError| tar_error(e, image, number, layer);
     while let Some(entry) = tar.next_entry().map_err(terr)? {
         let Ok(path) = canonical(&entry.name) else {

@@ -42,7 +42,9 @@ pub mod normalize;
 mod pool;
 pub mod report;
 pub mod source;
-pub mod tar;
+/// The bounded tar reader (and writing helpers) this crate reads layers with: the
+/// `latch-tar` crate, re-exported.
+pub use latch_tar as tar;
 mod time;
 
 pub use compare::diff;
@@ -92,7 +94,8 @@ pub struct Limits {
     pub max_entry_bytes: u64,
     /// Uncompressed bytes of one layer (a decompression bomb stops here).
     pub max_layer_bytes: u64,
-    /// Bytes of PAX extended headers before one entry (and of global ones in all).
+    /// Bytes of extension headers (PAX, GNU long names) before one entry, each header
+    /// block counted with its data (and of global PAX headers in all).
     pub max_pax_bytes: usize,
     /// Bytes of a path or link target.
     pub max_path_bytes: usize,
@@ -118,6 +121,19 @@ impl Default for Limits {
             max_archive_members: 100_000,
             max_layers: latch_oci::manifest::MAX_ENTRIES,
             max_report_bytes: 4 << 30,
+        }
+    }
+}
+
+impl Limits {
+    /// The tar reader's bounds: extension headers and paths. Entry counts and sizes are
+    /// checked here, per image, with [`DiffError::Limit`].
+    pub(crate) fn tar(&self) -> latch_tar::Limits {
+        latch_tar::Limits {
+            max_extension_bytes: self.max_pax_bytes,
+            max_path_bytes: self.max_path_bytes,
+            max_entries: u64::MAX,
+            max_entry_bytes: u64::MAX,
         }
     }
 }

@@ -38,8 +38,8 @@ use crate::blob;
 use crate::error::{DiffError, Result, TarError, io_err};
 use crate::fs::{tar_error, verify_layer};
 use crate::source::{Image, Layer, PlatformImage};
-use crate::tar::{self, BLOCK, Stream, TarReader, flag};
 use crate::{Limits, time};
+use latch_tar::{self as tar, BLOCK, Stream, TarReader, flag};
 
 /// Largest epoch a tar header's 11 octal digits hold (year 2242).
 const MAX_EPOCH: u64 = 0o77777777777;
@@ -481,7 +481,7 @@ fn normalize_layer(
     let blob_out = hash_writer(BufWriter::with_capacity(blob::BUFFER, file));
     let enc = Encoder::new(out_compression, blob_out, opts).map_err(io_err(tmp.path()))?;
     let mut tar_out = hash_writer(enc);
-    let mut tar = TarReader::new(Stream(stream.reader), opts.limits);
+    let mut tar = TarReader::new(Stream(stream.reader), opts.limits.tar());
     let terr = |e: TarError| tar_error(e, label, index, layer);
     rewrite(
         &mut tar,
@@ -604,6 +604,7 @@ fn rewrite<R: tar::TarInput, W: Write>(
                 Rewrite::Tar(TarError::BadField {
                     offset: 0,
                     field: "size",
+                    value: data.len().to_string(),
                 })
             })?;
             set_times(&mut header, epoch);

@@ -141,6 +141,20 @@ impl Digest {
         &self.hex
     }
 
+    /// The 32 bytes of a sha256 digest (`None` for another algorithm): what a Sigstore
+    /// statement subject or a hashedrekord entry names.
+    pub fn sha256_bytes(&self) -> Option<[u8; 32]> {
+        if self.algorithm != Algorithm::Sha256 {
+            return None;
+        }
+        let mut out = [0u8; 32];
+        for (i, b) in out.iter_mut().enumerate() {
+            // `hex` was validated as 64 lowercase hex digits when the digest was made.
+            *b = u8::from_str_radix(self.hex.get(2 * i..2 * i + 2)?, 16).ok()?;
+        }
+        Some(out)
+    }
+
     /// The cosign tag-scheme name: `sha256-<hex>` (the referrers fallback tag), to which
     /// cosign appends `.sig`, `.att` or `.sbom`.
     pub fn tag_form(&self) -> String {
@@ -160,15 +174,7 @@ impl Digest {
 
 fn truncate(value: &str) -> String {
     // Error messages echo the input; keep a hostile 10 MB "digest" out of them.
-    const MAX: usize = 160;
-    if value.len() <= MAX {
-        return value.to_owned();
-    }
-    let mut end = MAX;
-    while !value.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &value[..end])
+    crate::text::clip(value, 160)
 }
 
 impl fmt::Display for Digest {

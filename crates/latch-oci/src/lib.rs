@@ -8,17 +8,21 @@
 #![warn(missing_docs)]
 
 pub mod digest;
+pub mod duration;
 pub mod fsutil;
 pub mod layout;
 pub mod manifest;
 pub mod media_types;
 pub mod platform;
 pub mod reference;
+pub mod text;
 
 pub use digest::{Algorithm, Digest, DigestError, Hasher};
+pub use duration::{DurationError, format_duration, parse_duration};
 pub use layout::{LayoutError, LayoutRef, OciLayout};
 pub use manifest::{
     Descriptor, ImageConfig, ImageIndex, ImageManifest, Manifest, ManifestBytes, ManifestError,
+    NoSuchPlatform,
 };
 pub use platform::{Platform, PlatformError};
 pub use reference::{Reference, ReferenceError};

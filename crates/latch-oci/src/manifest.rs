@@ -153,6 +153,32 @@ impl ImageIndex {
             .filter_map(|d| d.platform.as_ref())
             .collect()
     }
+
+    /// [`ImageIndex::select_platform`], or an error naming `image`, the platform wanted
+    /// and the platforms there are: the one platform selection every flow shares.
+    pub fn require_platform(
+        &self,
+        wanted: &Platform,
+        image: &str,
+    ) -> Result<&Descriptor, NoSuchPlatform> {
+        self.select_platform(wanted).ok_or_else(|| NoSuchPlatform {
+            image: crate::text::clip(image, 300),
+            platform: wanted.to_string(),
+            available: self.platforms().iter().map(|p| p.to_string()).collect(),
+        })
+    }
+}
+
+/// An index has no image for the platform wanted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{image} has no image for platform {platform} (it has: {})", .available.join(", "))]
+pub struct NoSuchPlatform {
+    /// The image (or archive) whose index was read.
+    pub image: String,
+    /// The platform wanted.
+    pub platform: String,
+    /// The platforms the index lists.
+    pub available: Vec<String>,
 }
 
 /// Either kind of manifest.

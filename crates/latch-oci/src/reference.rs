@@ -305,15 +305,7 @@ fn strip_port(host_port: &str) -> &str {
 }
 
 fn clip(s: &str) -> String {
-    const MAX: usize = 300;
-    if s.len() <= MAX {
-        return s.to_owned();
-    }
-    let mut end = MAX;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &s[..end])
+    crate::text::clip(s, 300)
 }
 
 fn looks_like_host(first: &str) -> bool {

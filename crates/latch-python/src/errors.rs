@@ -4,12 +4,14 @@
 //! natural (`ConfigurationError` is also a `ValueError`, `ImageIntegrityError` both a
 //! `VerificationError` and a `ContainerRuntimeError`), and looked up here once each.
 //! Every instance carries `kind` (a stable kebab-case name of what failed) and, when the
-//! signatures were looked at, `verdict` (the verdict as a dict, as `--json` prints it).
+//! signatures were looked at, `verdict` (the verdict as a dict, as `--json` prints it). A
+//! `RollbackError` carries `reasons` (each ratchet that refused, with the accepted and
+//! offered values), a `FreezeError` the figures (`newest_signed_time`, `now`,
+//! `max_age_secs`, `image`, `still_installed`).
 
 use latch::Error;
 use latch::registry::RegistryError;
 use latch::runtime::RuntimeError;
-use latch::trust::VerifyError;
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
@@ -62,15 +64,13 @@ classes!(
 /// The class and `kind` for an error.
 fn classify(e: &Error) -> (Class, &'static str) {
     match e {
-        Error::NotVerified(_) | Error::SignersNotVerified { .. } => {
-            (Class::VerificationError, "not-verified")
-        }
+        Error::NotVerified { .. } => (Class::VerificationError, "not-verified"),
         Error::NoSignatures { .. } => (Class::NoSignaturesError, "no-signatures"),
         Error::BadSignatures { .. } => (Class::VerificationError, "bad-signatures"),
         Error::Sigstore(_) => (Class::VerificationError, "sigstore"),
         Error::NotAttested { .. } => (Class::VerificationError, "not-attested"),
         Error::Rollback { .. } => (Class::RollbackError, "rollback"),
-        Error::FreezeSuspected { .. } => (Class::FreezeError, "freeze-suspected"),
+        Error::FreezeSuspected(_) => (Class::FreezeError, "freeze-suspected"),
         Error::Registry(r) => (Class::RegistryError, registry_kind(r)),
         Error::RuntimeMismatch { .. } => (Class::ImageIntegrityError, "runtime-mismatch"),
         Error::Runtime(r) => runtime_class(r),
@@ -81,7 +81,8 @@ fn classify(e: &Error) -> (Class, &'static str) {
         Error::Archive(_) => (Class::ArchiveError, "archive"),
         Error::Io { .. } => (Class::FileError, "io"),
         Error::Key { .. } => (Class::ConfigurationError, "key"),
-        Error::Policy(_) => (Class::ConfigurationError, "policy"),
+        Error::Trust(_) => (Class::ConfigurationError, "policy"),
+        Error::Layout { .. } => (Class::FileError, "layout"),
         Error::Reference(_) => (Class::ConfigurationError, "reference"),
         Error::Profile(_) => (Class::ConfigurationError, "profile"),
         Error::Invalid(_) => (Class::ConfigurationError, "invalid"),
@@ -127,14 +128,16 @@ fn runtime_class(e: &RuntimeError) -> (Class, &'static str) {
     }
 }
 
-/// The verdict behind a refusal, for the exception's `verdict` attribute.
-fn verdict_json(e: &Error) -> Option<String> {
-    match e {
-        Error::NotVerified(VerifyError::ThresholdNotMet { verdict }) => {
-            serde_json::to_string(verdict).ok()
-        }
-        _ => None,
-    }
+/// The attributes an exception carries beyond `kind`: `verdict` for a refusal, `reasons`
+/// for a rollback, the figures of a freeze; as a JSON object whose members become
+/// attributes.
+fn attributes(e: &Error) -> Option<String> {
+    let details = e.details()?;
+    let attrs = match e {
+        Error::NotVerified { .. } => serde_json::json!({ "verdict": details }),
+        _ => details,
+    };
+    serde_json::to_string(&attrs).ok()
 }
 
 /// The exception class `class`, or `RuntimeError` if `latch._errors` cannot be imported
@@ -146,21 +149,25 @@ fn class_object<'py>(py: Python<'py>, class: Class) -> PyResult<Bound<'py, PyTyp
         .cloned()
 }
 
-/// Builds an exception of `class` with `message`, `kind` and, optionally, `verdict`
-/// (JSON, parsed into a dict).
+/// Builds an exception of `class` with `message`, `kind` and, optionally, attributes
+/// (a JSON object whose members are set on the exception, parsed into Python values).
 pub(crate) fn make(
     py: Python<'_>,
     class: Class,
     message: String,
     kind: &str,
-    verdict: Option<String>,
+    attrs: Option<String>,
 ) -> PyErr {
     let build = || -> PyResult<PyErr> {
         let ty = class_object(py, class)?;
         let exc = ty.call1((message.clone(),))?;
         exc.setattr("kind", kind)?;
-        if let Some(v) = verdict {
-            exc.setattr("verdict", crate::results::json_to_py(py, &v)?)?;
+        if let Some(text) = attrs {
+            let dict = crate::results::json_to_py(py, &text)?;
+            for item in dict.call_method0("items")?.try_iter()? {
+                let (name, value): (String, Bound<'_, PyAny>) = item?.extract()?;
+                exc.setattr(name.as_str(), value)?;
+            }
         }
         Ok(PyErr::from_value(exc))
     };
@@ -175,8 +182,8 @@ pub(crate) fn make(
 /// causes, as the CLI prints it.
 pub(crate) fn to_py(py: Python<'_>, e: Error) -> PyErr {
     let (class, kind) = classify(&e);
-    let verdict = verdict_json(&e);
-    make(py, class, chain(&e), kind, verdict)
+    let attrs = attributes(&e);
+    make(py, class, chain(&e), kind, attrs)
 }
 
 /// An error and its sources, joined by ": " (skipping a source whose text the outer

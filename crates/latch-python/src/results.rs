@@ -4,8 +4,8 @@
 //! (the same JSON the CLI prints with `--json` for the same command) through `json()` and
 //! `to_dict()`.
 
-use latch::archive::{InstallReport, PrepareReport};
-use latch::{CheckReport, LocalReport, StatusReport, StoreReport, UpgradeReport};
+use latch::archive::PrepareReport;
+use latch::{CheckReport, InstallReport, LocalReport, StatusReport, StoreReport, UpgradeReport};
 use pyo3::prelude::*;
 use serde::Serialize;
 

@@ -435,23 +435,45 @@ class World:
         """Pushes the `.sig` manifest of ``digest``: one signature by ``key`` (default the
         trusted one) over ``signed_digest`` (default ``digest``), logged at
         ``log_index``."""
-        layer, payload = signature_layer(
-            key or self.key,
-            self.repository,
-            signed_digest or digest,
-            log or self.log,
-            log_index,
-            integrated_time if integrated_time is not None else int(time.time()) - 60,
+        self.sign_many(
+            digest,
+            [
+                dict(
+                    key=key,
+                    log=log or self.log,
+                    log_index=log_index,
+                    integrated_time=integrated_time,
+                    signed_digest=signed_digest,
+                )
+            ],
         )
+
+    def sign_many(self, digest: str, signatures: List[Dict]) -> None:
+        """Pushes the `.sig` manifest of ``digest`` with one layer per entry of
+        ``signatures``: ``key`` (default the trusted one), ``log`` (``None``: no SET),
+        ``log_index``, ``integrated_time``, ``signed_digest`` (default ``digest``),
+        ``repository`` (default this world's)."""
         config = b"{}"
-        self.registry.push_blob(self.repo, payload)
         self.registry.push_blob(self.repo, config)
+        layers = []
+        for i, spec in enumerate(signatures):
+            integrated_time = spec.get("integrated_time")
+            layer, payload = signature_layer(
+                spec.get("key") or self.key,
+                spec.get("repository") or self.repository,
+                spec.get("signed_digest") or digest,
+                spec.get("log"),
+                spec.get("log_index", 100 + i),
+                integrated_time if integrated_time is not None else int(time.time()) - 60,
+            )
+            self.registry.push_blob(self.repo, payload)
+            layers.append(layer)
         manifest = canonical(
             {
                 "schemaVersion": 2,
                 "mediaType": OCI_MANIFEST,
                 "config": descriptor(OCI_CONFIG, config),
-                "layers": [layer],
+                "layers": layers,
             }
         )
         tag = digest.replace(":", "-") + ".sig"
@@ -475,6 +497,21 @@ class World:
 @pytest.fixture
 def world(registry, tmp_path):
     return World(registry, tmp_path)
+
+
+# --- the latch command ----------------------------------------------------------------
+
+
+def latch_cli() -> Optional[Path]:
+    """The `latch` binary `cargo test` built beside this wheel (its target directory), or
+    None. In CI (``CI=true``) a missing binary fails the test instead."""
+    target = Path(os.environ.get("CARGO_TARGET_DIR", REPO_ROOT / "target"))
+    binary = target / "debug" / "latch"
+    if binary.is_file():
+        return binary
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{binary} not found: run `cargo build -p latch-cli` first")
+    return None
 
 
 # --- the peer cosign -----------------------------------------------------------------

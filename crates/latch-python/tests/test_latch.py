@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 import latch
-from conftest import LAYER_BYTES, Key, World, peer_cosign
+from conftest import LAYER_BYTES, Key, World, latch_cli, peer_cosign
 
 
 def still_installed(u: "latch.Updater", digest: str) -> None:
@@ -123,6 +123,11 @@ def test_rollback_is_refused_unless_forced(world: World):
     assert isinstance(e.value, latch.VerificationError)
     assert e.value.kind == "rollback"
     assert "100" in str(e.value) and "200" in str(e.value), str(e.value)
+    # Each ratchet that refused, with the accepted and the offered values.
+    kinds = {r["kind"]: r for r in e.value.reasons}
+    assert kinds["older-log-index"]["accepted"] == 200, e.value.reasons
+    assert kinds["older-log-index"]["offered"] == 100, e.value.reasons
+    assert kinds["below-floor"] == {"kind": "below-floor", "floor": 200, "offered": 100}
     with pytest.raises(latch.RollbackError):
         u.check()
     still_installed(u, v2)
@@ -582,3 +587,64 @@ def test_type_stubs_match_the_module(tmp_path: Path):
     )
     assert out.returncode == 0, out.stdout + out.stderr
     assert (Path(latch.__file__).parent / "py.typed").exists()
+
+
+def test_the_updater_and_latch_verify_give_the_same_answer(world: World):
+    """One decision: for each way of signing an image and each trust, the Python
+    Updater's upgrade() and `latch verify --json` agree (trusted or not, and how many
+    distinct signers), and both agree with what the case expects."""
+    cli = latch_cli()
+    if cli is None:
+        pytest.skip("the latch binary is not built (cargo build -p latch-cli)")
+    b = Key(world.tmp / "keys", "second")
+    stranger = Key(world.tmp / "keys", "stranger")
+    untrusted_log = Key(world.tmp / "keys", "untrusted-log")
+    a_logged = dict(log=world.log)
+    cases = [
+        ("key logged", {}, [a_logged], (True, 1)),
+        ("SET missing, log required", {}, [dict(log=None)], (False, 0)),
+        ("SET missing, log optional", {"tlog": "optional"}, [dict(log=None)], (True, 1)),
+        ("untrusted log", {}, [dict(log=untrusted_log)], (False, 0)),
+        ("two keys of two", {"keys": [world.key.path, b.path], "threshold": 2},
+         [a_logged, dict(key=b, log=world.log)], (True, 2)),
+        ("one key twice, two required", {"keys": [world.key.path, b.path], "threshold": 2},
+         [a_logged, a_logged], (False, 1)),
+        ("a stranger beside the key", {}, [dict(key=stranger, log=world.log), a_logged], (True, 1)),
+        ("another repository", {}, [dict(log=world.log, repository="ghcr.io/evil/x")], (False, 0)),
+        ("another digest", {}, [dict(log=world.log, signed_digest="sha256:" + "ab" * 32)], (False, 0)),
+        ("nothing", {}, [], None),
+    ]
+    for n, (name, trust, signatures, expected) in enumerate(cases):
+        digest = world.push_image()
+        if signatures:
+            world.sign_many(digest, signatures)
+        kwargs = dict(
+            keys=trust.get("keys", [world.key.path]),
+            rekor_keys=[world.log.path],
+            threshold=trust.get("threshold"),
+            tlog=trust.get("tlog"),
+            data_dir=world.tmp / f"matrix-{n}",
+        )
+        try:
+            report = world.updater(**kwargs).upgrade().to_dict()["verdict"]
+            by_updater = (report["trusted"], len(report["signers"]))
+        except latch.NoSignaturesError:
+            by_updater = None
+        except latch.VerificationError as e:
+            assert e.verdict is not None, name
+            by_updater = (e.verdict["trusted"], len(e.verdict["signers"]))
+        args = [str(cli), "verify", world.image, "--json"]
+        for k in kwargs["keys"]:
+            args += ["--key", str(k)]
+        args += ["--rekor-key", str(world.log.path)]
+        if kwargs["threshold"]:
+            args += ["--threshold", str(kwargs["threshold"])]
+        if kwargs["tlog"]:
+            args += ["--tlog", kwargs["tlog"]]
+        out = subprocess.run(args, capture_output=True, text=True, timeout=60)
+        doc = json.loads(out.stdout)
+        assert doc["json_version"] == 2, doc
+        verdict = doc["verdict"]
+        by_cli = (verdict["trusted"], len(verdict["signers"])) if verdict["outcomes"] else None
+        assert out.returncode == (0 if by_cli and by_cli[0] else 1), (name, out.stderr)
+        assert by_updater == by_cli == expected, (name, by_updater, by_cli, expected)

@@ -61,19 +61,7 @@ pub async fn pull_to_layout(
     let mut to_write: Vec<ManifestBytes> = Vec::new();
     let root = match (top.as_index(), &opts.platform) {
         (Some(index), Some(platform)) => {
-            let desc =
-                index
-                    .select_platform(platform)
-                    .ok_or_else(|| RegistryError::NoSuchPlatform {
-                        reference: reference.to_string(),
-                        platform: platform.to_string(),
-                        available: index
-                            .platforms()
-                            .iter()
-                            .map(|p| p.to_string())
-                            .collect::<Vec<_>>()
-                            .join(", "),
-                    })?;
+            let desc = index.require_platform(platform, &reference.to_string())?;
             index_digest = Some(top.digest().clone());
             let m = client
                 .get_manifest(&reference.with_digest(desc.digest.clone()))

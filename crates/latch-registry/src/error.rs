@@ -170,3 +170,13 @@ impl RegistryError {
 
 /// Result alias.
 pub type Result<T, E = RegistryError> = std::result::Result<T, E>;
+
+impl From<latch_oci::NoSuchPlatform> for RegistryError {
+    fn from(e: latch_oci::NoSuchPlatform) -> RegistryError {
+        RegistryError::NoSuchPlatform {
+            reference: e.image,
+            platform: e.platform,
+            available: e.available.join(", "),
+        }
+    }
+}

@@ -262,20 +262,14 @@ impl BuiltinStore {
         let (pull_digest, platform_entry) = match top.as_index() {
             Some(index) => {
                 let wanted = platform.cloned().unwrap_or_else(Platform::host);
-                let d =
-                    index
-                        .select_platform(&wanted)
-                        .ok_or_else(|| RuntimeError::NoSuchPlatform {
-                            digest: digest.clone(),
-                            platform: wanted.to_string(),
-                            place: repo.to_string(),
-                            available: index
-                                .platforms()
-                                .iter()
-                                .map(|p| p.to_string())
-                                .collect::<Vec<_>>()
-                                .join(", "),
-                        })?;
+                let d = index
+                    .require_platform(&wanted, &repo.to_string())
+                    .map_err(|e| RuntimeError::NoSuchPlatform {
+                        digest: digest.clone(),
+                        platform: e.platform,
+                        place: e.image,
+                        available: e.available.join(", "),
+                    })?;
                 (d.digest.clone(), Some(d.clone()))
             }
             None => (digest.clone(), None),

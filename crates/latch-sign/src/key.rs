@@ -727,15 +727,7 @@ fn encode_pem(label: &str, body: &[u8]) -> String {
 }
 
 fn clip(s: &str) -> String {
-    const MAX: usize = 64;
-    if s.len() <= MAX {
-        return s.to_owned();
-    }
-    let mut end = MAX;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &s[..end])
+    latch_oci::text::clip(s, 64)
 }
 
 #[cfg(test)]

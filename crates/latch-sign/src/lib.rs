@@ -11,8 +11,9 @@
 //!   when another signer wrote in between; `recursive` signs an index and its manifests.
 //! - [`nightlies()`]: `YYYYMMDD-<version>-<n>-g<commit>` tags, ordered, and the candidate
 //!   for a commit within a maximum age.
-//! - [`promote()`]: after [`latch_trust::verify()`] accepts the digest, its exact manifest
-//!   bytes go under a tag.
+//! - [`promote()`]: after the one trust decision (`latch-decide`, over the `.sig`
+//!   signatures and cosign v3 bundles `latch-sources` fetches) accepts the digest, its
+//!   exact manifest bytes go under a tag.
 //!
 //! ```no_run
 //! # async fn demo(client: &latch_registry::Client) -> Result<(), Box<dyn std::error::Error>> {
@@ -37,7 +38,7 @@ pub mod sigstore;
 pub mod tlog;
 
 pub use key::{KeyError, KeyFileError, PrivateKey, ScryptParams, SigningAlgorithm, write_key_pair};
-pub use latch_trust::{Policy, PolicyBuilder, PublicKey, TlogMode, Verdict};
+pub use latch_trust::{Policy, PolicyBuilder, PublicKey, TlogMode};
 pub use nightly::{
     NightlyCandidate, NightlyError, NightlyQuery, NightlyReport, NightlyTag, nightlies,
     parse_duration,
@@ -46,5 +47,5 @@ pub use password::{Password, PasswordError};
 pub use promote::{PromoteError, PromoteReport, promote};
 pub use sign::{SignError, SignOptions, SignReport, SignedManifest, now_unix, sign};
 pub use signer::{Signer, SignerError};
-pub use sigstore::{FetchError, fetch_signatures, signature_reference, signature_tag};
+pub use sigstore::signature_tag;
 pub use tlog::{TlogError, TlogUploader};

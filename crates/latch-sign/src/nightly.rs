@@ -123,7 +123,7 @@ pub enum NightlyError {
         /// The input (clipped).
         input: String,
         /// Why.
-        reason: &'static str,
+        reason: String,
     },
     /// A commit that is not 4 to 40 hex digits.
     #[error("commit {commit:?} is not 4 to 40 hexadecimal digits")]
@@ -183,48 +183,19 @@ pub enum NightlyError {
     },
 }
 
-/// Parses `2d`, `12h`, `90m`, `30s`, `1w` or sums like `1d12h` into seconds (over 0).
+/// Parses a duration as every Latch command reads one (`90`, `90s`, `12h`, `2d`, `1w`, sums
+/// like `1d12h`: [`latch_oci::parse_duration`]) into seconds, more than zero.
 pub fn parse_duration(input: &str) -> Result<i64, NightlyError> {
-    let bad = |reason| NightlyError::BadDuration {
-        input: input.chars().take(40).collect(),
+    let bad = |reason: String| NightlyError::BadDuration {
+        input: latch_oci::text::clip(input, 40),
         reason,
     };
-    let s = input.trim();
-    if s.is_empty() {
-        return Err(bad("empty"));
+    let d = latch_oci::parse_duration(input).map_err(|e| bad(e.to_string()))?;
+    let secs = i64::try_from(d.as_secs()).map_err(|_| bad("too large".into()))?;
+    if secs == 0 {
+        return Err(bad("must be more than zero".into()));
     }
-    let mut total: i64 = 0;
-    let mut digits = String::new();
-    for c in s.chars() {
-        if c.is_ascii_digit() {
-            digits.push(c);
-            continue;
-        }
-        let unit: i64 = match c {
-            's' => 1,
-            'm' => 60,
-            'h' => 3_600,
-            'd' => 86_400,
-            'w' => 604_800,
-            _ => return Err(bad("unknown unit (s, m, h, d, w)")),
-        };
-        if digits.is_empty() {
-            return Err(bad("a unit without a number"));
-        }
-        let n: i64 = digits.parse().map_err(|_| bad("number too large"))?;
-        total = n
-            .checked_mul(unit)
-            .and_then(|v| total.checked_add(v))
-            .ok_or_else(|| bad("too large"))?;
-        digits.clear();
-    }
-    if !digits.is_empty() {
-        return Err(bad("a number without a unit"));
-    }
-    if total <= 0 {
-        return Err(bad("must be more than zero"));
-    }
-    Ok(total)
+    Ok(secs)
 }
 
 /// Checks a commit argument: 4 to 40 hex digits; returned lowercase.
@@ -500,9 +471,10 @@ mod tests {
         assert_eq!(parse_duration("1d12h").unwrap(), 129_600);
         assert_eq!(parse_duration("90m").unwrap(), 5_400);
         assert_eq!(parse_duration("1w").unwrap(), 604_800);
+        assert_eq!(parse_duration("90").unwrap(), 90);
         for bad in [
             "",
-            "2",
+            "0",
             "d",
             "2x",
             "0d",

@@ -1,13 +1,14 @@
 //! Promoting a signed image: after checking that the digest exists, that the registry's
-//! bytes hash to it, and that the policy's keys signed it, put those exact bytes under a
-//! tag (`latest`). The digest under the tag is then the digest that was verified.
+//! bytes hash to it, and that the trust accepts it (the one decision every command makes:
+//! `.sig` signatures and cosign v3 bundles, keys and identities, counted together), put
+//! those exact bytes under a tag (`latest`). The digest under the tag is then the digest
+//! that was verified.
 
+use latch_decide::{Trust, Verdict};
 use latch_oci::{Digest, Reference};
 use latch_registry::{Client, RegistryError};
-use latch_trust::{Policy, Verdict, VerifyError, verify};
+use latch_sources::{Source, SourceError};
 use serde::Serialize;
-
-use crate::sigstore::{FetchError, fetch_signatures};
 
 /// Why an image was not promoted.
 #[derive(Debug, thiserror::Error)]
@@ -38,15 +39,14 @@ pub enum PromoteError {
     },
     /// The signatures could not be read.
     #[error(transparent)]
-    Signatures(#[from] FetchError),
-    /// The policy's keys did not sign this digest; nothing was tagged.
-    #[error("not promoting {reference}: {source}")]
+    Signatures(#[from] SourceError),
+    /// Too few trusted signers signed this digest; nothing was tagged.
+    #[error("not promoting {reference}: {}", .verdict.summary())]
     NotSigned {
         /// The image.
         reference: String,
         /// The verdict (why each signature was refused).
-        #[source]
-        source: VerifyError,
+        verdict: Box<Verdict>,
     },
     /// After the `PUT`, the tag resolves to another digest (another writer, or a registry
     /// that rewrote the manifest).
@@ -80,13 +80,13 @@ pub struct PromoteReport {
     pub verdict: Verdict,
 }
 
-/// Checks `image` (which must name a digest) against `policy` at `now`, then puts its
+/// Checks `image` (which must name a digest) against `trust` at `now`, then puts its
 /// exact manifest bytes under `tag` and checks the tag resolves to the digest.
 pub async fn promote(
     client: &Client,
     image: &Reference,
     tag: &str,
-    policy: &Policy,
+    trust: &Trust,
     now: i64,
 ) -> Result<PromoteReport, PromoteError> {
     let digest = image
@@ -112,12 +112,19 @@ pub async fn promote(
         .get_manifest(&repository)
         .await
         .map_err(registry("fetching the manifest", &repository))?;
-    let signatures = fetch_signatures(client, &repository, &digest).await?;
-    let verdict =
-        verify(policy, &digest, &signatures, now).map_err(|source| PromoteError::NotSigned {
+    let source = Source::Registry {
+        client,
+        repository: &repository,
+    };
+    let verdict = latch_sources::decide(&source, trust, &digest, now)
+        .await?
+        .verdict;
+    if !verdict.trusted {
+        return Err(PromoteError::NotSigned {
             reference: repository.to_string(),
-            source,
-        })?;
+            verdict: Box::new(verdict),
+        });
+    }
     let previous = client
         .head_manifest(&tagged)
         .await

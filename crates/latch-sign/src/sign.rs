@@ -24,8 +24,9 @@ use latch_trust::{Signature, SimpleSigning};
 use serde::Serialize;
 
 use crate::signer::{Signer, SignerError};
-use crate::sigstore::{cosign_config, get_signature_manifest, signature_reference};
+use crate::sigstore::cosign_config;
 use crate::tlog::{TlogError, TlogUploader};
+use latch_sources::registry::{get_optional_manifest, sig_reference};
 
 /// Bound on nested indexes followed by a recursive signature.
 const MAX_DEPTH: usize = 4;
@@ -356,7 +357,7 @@ async fn sign_one(
         payload = payload.with_annotation(k, v);
     }
     let payload = payload.to_bytes();
-    let sig_ref = signature_reference(repository, digest);
+    let sig_ref = sig_reference(repository, digest);
     let location = sig_ref.to_string();
     let registry = |doing: &'static str| {
         let location = location.clone();
@@ -368,7 +369,7 @@ async fn sign_one(
     };
 
     // Already signed by this key with this exact payload (and logged, if asked)?
-    let current = get_signature_manifest(client, &sig_ref)
+    let current = get_optional_manifest(client, &sig_ref)
         .await
         .map_err(registry("reading"))?;
     if let Some(m) = &current {
@@ -497,7 +498,7 @@ async fn append_layer(
             .push_blob_bytes(sig_ref, mt::COSIGN_SIMPLE_SIGNING, payload.clone())
             .await
             .map_err(registry("uploading the payload to"))?;
-        let current = get_signature_manifest(client, sig_ref)
+        let current = get_optional_manifest(client, sig_ref)
             .await
             .map_err(registry("reading"))?;
         let (base, read_digest) = match &current {
@@ -547,7 +548,7 @@ async fn append_layer(
             None => None,
             Some(h) => match h.digest {
                 Some(d) => Some(d),
-                None => get_signature_manifest(client, sig_ref)
+                None => get_optional_manifest(client, sig_ref)
                     .await
                     .map_err(registry("reading"))?
                     .map(|m| m.digest().clone()),
@@ -563,7 +564,7 @@ async fn append_layer(
         }
 
         tokio::time::sleep(opts.settle + jitter(opts.settle)).await;
-        let back = get_signature_manifest(client, sig_ref)
+        let back = get_optional_manifest(client, sig_ref)
             .await
             .map_err(registry("reading back"))?;
         if let Some(m) = back {

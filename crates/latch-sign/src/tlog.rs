@@ -333,15 +333,7 @@ async fn status_error(resp: reqwest::Response, url: &str) -> TlogError {
 }
 
 fn clip(s: &str) -> String {
-    const MAX: usize = 200;
-    if s.len() <= MAX {
-        return s.to_owned();
-    }
-    let mut end = MAX;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &s[..end])
+    latch_oci::text::clip(s, 200)
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ use base64::engine::general_purpose::STANDARD;
 use sigstore_verify::types::Bundle;
 
 use crate::error::{Error, Result};
+use crate::legacy::LegacyRekorEntry;
 use crate::statement::Statement;
 
 /// `predicateType` of a cosign v3 image signature.
@@ -34,6 +35,8 @@ pub const DSSE_LAYER_MEDIA_TYPE: &str = "application/vnd.dsse.envelope.v1+json";
 pub const CERTIFICATE_ANNOTATION: &str = "dev.sigstore.cosign/certificate";
 /// `.att`/`.sig` layer annotation: the Rekor bundle (SET and entry).
 pub const REKOR_BUNDLE_ANNOTATION: &str = "dev.sigstore.cosign/bundle";
+/// `.att`/`.sig` layer annotation: the certificate chain (PEM) of a keyless signature.
+pub const CHAIN_ANNOTATION: &str = "dev.sigstore.cosign/chain";
 
 /// Whether `media_type` is a Sigstore bundle.
 pub fn is_bundle_media_type(media_type: &str) -> bool {
@@ -84,16 +87,6 @@ struct RekorPayload {
     log_id: String,
 }
 
-fn decode_hex(s: &str) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
-        .collect()
-}
-
 /// Turns one `.att` layer (`envelope`: the DSSE envelope JSON; `annotations`: the layer's)
 /// into a v0.1 bundle: the certificate (if any), the Rekor entry with its SET (if any) and
 /// the envelope. Verify it with [`crate::TlogRequirement::Required`] (for a v0.1 bundle:
@@ -127,34 +120,21 @@ pub fn att_layer_to_bundle(
     if let Some(text) = annotations.get(REKOR_BUNDLE_ANNOTATION) {
         let rb: RekorBundle = serde_json::from_str(text)
             .map_err(|e| bad(format!("{REKOR_BUNDLE_ANNOTATION}: {e}")))?;
-        let body = STANDARD
-            .decode(&rb.payload.body)
-            .map_err(|e| bad(format!("{REKOR_BUNDLE_ANNOTATION}: body: {e}")))?;
-        let head: serde_json::Value = serde_json::from_slice(&body)
-            .map_err(|e| bad(format!("{REKOR_BUNDLE_ANNOTATION}: body: {e}")))?;
-        let kind = head
-            .get("kind")
-            .and_then(|k| k.as_str())
-            .unwrap_or_default();
-        let version = head
-            .get("apiVersion")
-            .and_then(|k| k.as_str())
-            .unwrap_or_default();
-        let log_id = decode_hex(&rb.payload.log_id)
-            .filter(|b| b.len() == 32)
-            .ok_or_else(|| {
-                bad(format!(
-                    "{REKOR_BUNDLE_ANNOTATION}: logID is not 64 hex digits"
-                ))
-            })?;
-        entries.push(serde_json::json!({
-            "logIndex": rb.payload.log_index.to_string(),
-            "logId": {"keyId": STANDARD.encode(log_id)},
-            "kindVersion": {"kind": kind, "version": version},
-            "integratedTime": rb.payload.integrated_time.to_string(),
-            "inclusionPromise": {"signedEntryTimestamp": rb.set},
-            "canonicalizedBody": rb.payload.body,
-        }));
+        let decode = |b64: &str, what: &str| {
+            STANDARD
+                .decode(b64)
+                .map_err(|e| bad(format!("{REKOR_BUNDLE_ANNOTATION}: {what}: {e}")))
+        };
+        let set = decode(&rb.set, "SignedEntryTimestamp")?;
+        let body = decode(&rb.payload.body, "body")?;
+        let entry = LegacyRekorEntry {
+            signed_entry_timestamp: &set,
+            body: &body,
+            integrated_time: rb.payload.integrated_time,
+            log_index: rb.payload.log_index,
+            log_id_hex: &rb.payload.log_id,
+        };
+        entries.push(entry.to_tlog_entry(location)?);
     }
     let mut vm = material;
     if let Some(obj) = vm.as_object_mut() {

@@ -51,6 +51,36 @@ pub enum Error {
         /// What was there (`none` when absent).
         found: String,
     },
+    /// The bundle lists the same transparency-log entry (same log, same index) more than
+    /// once: one logged signature would count as several.
+    #[error("{location}: log entry {log_index} of log {log_id} is listed twice")]
+    DuplicateLogEntry {
+        /// Where the bundle came from.
+        location: String,
+        /// The log's ID (hex).
+        log_id: String,
+        /// The entry's index in that log.
+        log_index: u64,
+    },
+    /// A transparency-log entry that does not record this bundle's signing: its hash
+    /// algorithm, the artifact's hash, the signature or the signer differ.
+    #[error(
+        "{location}: log entry {log_index} does not match the bundle: {field}: expected \
+         {expected}, found {found}"
+    )]
+    LogEntryMismatch {
+        /// Where the bundle came from.
+        location: String,
+        /// The entry's index in its log.
+        log_index: u64,
+        /// What differs: `hash algorithm`, `artifact hash`, `signature`, `verifier`,
+        /// `key details`.
+        field: String,
+        /// What the bundle (and its signer) calls for.
+        expected: String,
+        /// What the entry says.
+        found: String,
+    },
     /// A key that cannot be used.
     #[error("key {location}: {detail}")]
     Key {

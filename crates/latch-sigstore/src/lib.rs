@@ -19,6 +19,9 @@
 //! - [`cosign`]: cosign's registry formats: v3 image signatures (`sign/v1` statements in
 //!   bundles stored as OCI referrers) and legacy `.att` attestation layers, turned into
 //!   bundles so that one verifier serves both.
+//! - [`legacy`]: cosign 2.x keyless `.sig` signatures (certificate, chain and Rekor SET in
+//!   layer annotations), turned into v0.1 bundles and verified the same way
+//!   ([`verify_legacy_keyless`]).
 //!
 //! Pure, like `latch-trust`: bytes, keys, a policy and a trust root in, a verdict out; no
 //! network, no files. One caveat: `sigstore-verify` reads the system clock itself, only
@@ -28,6 +31,7 @@
 
 pub mod cosign;
 mod error;
+pub mod legacy;
 pub mod policy;
 pub mod provenance;
 mod root;
@@ -35,6 +39,7 @@ pub mod statement;
 mod verify;
 
 pub use error::{Error, Result};
+pub use legacy::{LegacyRekorEntry, LegacySignature, verify_legacy_keyless};
 pub use policy::{GithubClaims, IdentityPolicy, SanMatcher, Signer, TlogRequirement};
 pub use root::TrustRoot;
 pub use statement::Statement;

@@ -126,9 +126,32 @@ impl IdentityPolicy {
 
     /// Checks a (verified) certificate against the policy; returns the claims checked as
     /// `(claim, value)` pairs, or names the first one that failed.
+    ///
+    /// The SAN is the one sigstore-verify read (an email address or a URI); a
+    /// certificate whose SAN is Fulcio's otherName username (`1.3.6.1.4.1.57264.1.7`) is
+    /// matched by [`IdentityPolicy::check_claims`], which
+    /// [`verify_parsed_bundle`](crate::verify_parsed_bundle) uses.
     pub fn check(&self, cert: &CertificateInfo, location: &str) -> Result<Vec<(String, String)>> {
+        self.check_claims(
+            cert.identity.as_ref().map(|s| s.as_str()),
+            cert.issuer.as_deref(),
+            &cert.ci_claims,
+            location,
+        )
+    }
+
+    /// Checks a (verified) certificate's claims against the policy: `identity` is its SAN
+    /// (an email address, a URI, or Fulcio's otherName username such as
+    /// `foo!oidc.local`), `issuer` its OIDC issuer, `ci` its Fulcio CI claims. Returns the
+    /// claims checked as `(claim, value)` pairs, or names the first one that failed.
+    pub fn check_claims(
+        &self,
+        identity: Option<&str>,
+        issuer: Option<&str>,
+        ci: &FulcioCiClaims,
+        location: &str,
+    ) -> Result<Vec<(String, String)>> {
         let mut checked = Vec::new();
-        let issuer = cert.issuer.as_deref();
         if issuer != Some(self.issuer.as_str()) {
             return Err(Error::claim(
                 location,
@@ -138,21 +161,20 @@ impl IdentityPolicy {
             ));
         }
         checked.push(("certificate OIDC issuer".into(), self.issuer.clone()));
-        let san = cert.identity.as_ref().map(|s| s.as_str().to_owned());
-        match &san {
+        match identity {
             Some(s) if self.san.matches(s) => {
-                checked.push(("certificate identity (SAN)".into(), s.clone()));
+                checked.push(("certificate identity (SAN)".into(), s.to_owned()));
             }
             _ => {
                 return Err(Error::claim(
                     location,
                     "certificate identity (SAN)",
                     self.san.to_string(),
-                    san.as_deref(),
+                    identity,
                 ));
             }
         }
-        checked.extend(check_github(&self.github, &cert.ci_claims, location)?);
+        checked.extend(check_github(&self.github, ci, location)?);
         Ok(checked)
     }
 }

@@ -1,13 +1,18 @@
 //! Verifying one bundle against an artifact, a list of acceptable signers and a
 //! transparency-log requirement.
 
+mod hashedrekord;
+mod keys;
+mod leaf;
+mod tlog;
+
 use serde::Serialize;
 use sigstore_verify::types::bundle::VerificationMaterialContent;
 use sigstore_verify::types::{Bundle, DerPublicKey, Sha256Hash, SignatureContent};
-use sigstore_verify::{PublicKeyVerificationPolicy, VerificationPolicy};
+use sigstore_verify::{PublicKeyVerificationPolicy, VerificationPolicy, VerificationResult};
 
 use crate::error::{Error, Result};
-use crate::policy::{Signer, TlogRequirement};
+use crate::policy::{IdentityPolicy, Signer, TlogRequirement};
 use crate::root::TrustRoot;
 use crate::statement::Statement;
 
@@ -61,8 +66,15 @@ pub struct BundleVerification {
     pub media_type: String,
     /// Who signed.
     pub signer: SignerInfo,
-    /// The identity claims checked, in order, as `(claim, value)`.
+    /// The identity claims checked, in order, as `(claim, value)`: those of the first
+    /// signer in [`BundleVerification::matched`].
     pub claims: Vec<(String, String)>,
+    /// Every signer this bundle satisfies, as indices into the `signers` given to
+    /// [`verify_parsed_bundle`], in order: for a key-signed bundle, the key that verified
+    /// (and any other entry of the list with the same key); for a certificate, each
+    /// identity whose whole policy (issuer, SAN, GitHub claims) it satisfies. A trust
+    /// decision that counts distinct signers matches bundles to signers with these.
+    pub matched: Vec<usize>,
     /// The log entries.
     pub log_entries: Vec<LogEntryInfo>,
     /// Whether every log entry's inclusion proof and signed checkpoint were verified.
@@ -132,6 +144,12 @@ pub fn verify_bundle(
 /// binding between log entries and the bundle, the artifact binding (message digest, or
 /// the DSSE statement's subjects), and that one of `signers` signed: a key (for a bundle
 /// without a certificate) or an identity whose every claim matches.
+/// [`BundleVerification::matched`] lists every signer of `signers` the bundle satisfies.
+///
+/// A bundle that lists one log entry twice is refused ([`Error::DuplicateLogEntry`]).
+/// Message signatures by ECDSA P-384 and P-521 keys (their `hashedrekord` entries carry
+/// the artifact's SHA-384 / SHA-512) are verified by Latch itself, with the same checks,
+/// because sigstore-verify refuses them; their artifact must be given as bytes.
 pub fn verify_parsed_bundle(
     root: &TrustRoot,
     bundle: &Bundle,
@@ -143,11 +161,13 @@ pub fn verify_parsed_bundle(
     if signers.is_empty() {
         return Err(Error::Policy("no trusted key or identity".into()));
     }
+    tlog::refuse_duplicates(bundle, location)?;
     let keyless = !matches!(
         bundle.verification_material.content,
         VerificationMaterialContent::PublicKey(_)
     );
     let full_tlog = tlog == TlogRequirement::Required;
+    let input = artifact;
     let sha;
     let artifact: sigstore_verify::types::Artifact<'_> = match artifact {
         Artifact::Bytes(b) => b.into(),
@@ -172,11 +192,12 @@ pub fn verify_parsed_bundle(
             source,
         },
     };
-    let (signer, claims, result) = if keyless {
-        let identities: Vec<_> = signers
+    let (signer, claims, matched, outcome) = if keyless {
+        let identities: Vec<(usize, &IdentityPolicy)> = signers
             .iter()
-            .filter_map(|s| match s {
-                Signer::Identity(p) => Some(p),
+            .enumerate()
+            .filter_map(|(i, s)| match s {
+                Signer::Identity(p) => Some((i, p)),
                 Signer::Key { .. } => None,
             })
             .collect();
@@ -186,25 +207,66 @@ pub fn verify_parsed_bundle(
                 detail: "the bundle is signed with a certificate, but only keys are trusted".into(),
             });
         }
-        let mut policy = VerificationPolicy::any_identity();
-        if !full_tlog {
-            policy = policy.skip_tlog_unsafe();
-        }
-        let result = root
-            .verifier()
-            .verify(artifact.clone(), bundle, &policy)
-            .map_err(verification_error)?;
-        let cert = result.certificate().ok_or_else(|| Error::BadBundle {
-            location: location.to_owned(),
-            detail: "no signing certificate".into(),
-        })?;
+        let leaf_key = hashedrekord::certificate_key(bundle);
+        let (identity, issuer, ci, outcome) = if leaf_key
+            .as_deref()
+            .is_some_and(|k| hashedrekord::handles(bundle, k))
+        {
+            let checked = hashedrekord::verify(root, bundle, location, input, None, full_tlog)
+                .map_err(|e| match e {
+                    Error::Verification { source, .. } => verification_error(source),
+                    e => e,
+                })?;
+            let outcome = Outcome::checked(&checked);
+            let leaf = checked.leaf.ok_or_else(|| Error::BadBundle {
+                location: location.to_owned(),
+                detail: "no signing certificate".into(),
+            })?;
+            (leaf.identity, leaf.issuer, leaf.ci, outcome)
+        } else {
+            refuse_unbound_hash_algorithms(bundle, location)?;
+            let mut policy = VerificationPolicy::any_identity();
+            if !full_tlog {
+                policy = policy.skip_tlog_unsafe();
+            }
+            let result = root
+                .verifier()
+                .verify(artifact.clone(), bundle, &policy)
+                .map_err(verification_error)?;
+            let cert = result.certificate().ok_or_else(|| Error::BadBundle {
+                location: location.to_owned(),
+                detail: "no signing certificate".into(),
+            })?;
+            // sigstore-verify reads an email or URI SAN only; Fulcio's username SAN is an
+            // otherName.
+            let identity = match &cert.identity {
+                Some(san) => Some(san.as_str().to_owned()),
+                None => match bundle.signing_certificate() {
+                    Some(der) => {
+                        leaf::identity_of(der.as_bytes()).map_err(|detail| Error::BadBundle {
+                            location: location.to_owned(),
+                            detail: format!("signing certificate: {detail}"),
+                        })?
+                    }
+                    None => None,
+                },
+            };
+            let outcome = Outcome::of(&result, bundle);
+            (
+                identity,
+                cert.issuer.clone(),
+                cert.ci_claims.clone(),
+                outcome,
+            )
+        };
         let mut failures = Vec::new();
+        let mut matched = Vec::new();
         let mut accepted = None;
-        for identity in &identities {
-            match identity.check(cert, location) {
+        for (index, policy) in &identities {
+            match policy.check_claims(identity.as_deref(), issuer.as_deref(), &ci, location) {
                 Ok(claims) => {
-                    accepted = Some(claims);
-                    break;
+                    matched.push(*index);
+                    accepted.get_or_insert(claims);
                 }
                 Err(e) => failures.push(e),
             }
@@ -223,16 +285,14 @@ pub fn verify_parsed_bundle(
                 });
             }
         };
-        let info = SignerInfo::Certificate {
-            identity: cert.identity.as_ref().map(|s| s.as_str().to_owned()),
-            issuer: cert.issuer.clone(),
-        };
-        (info, claims, result)
+        let info = SignerInfo::Certificate { identity, issuer };
+        (info, claims, matched, outcome)
     } else {
-        let keys: Vec<_> = signers
+        let keys: Vec<(usize, &Vec<u8>, &String)> = signers
             .iter()
-            .filter_map(|s| match s {
-                Signer::Key { der, name } => Some((der, name)),
+            .enumerate()
+            .filter_map(|(i, s)| match s {
+                Signer::Key { der, name } => Some((i, der, name)),
                 Signer::Identity(_) => None,
             })
             .collect();
@@ -254,42 +314,57 @@ pub fn verify_parsed_bundle(
             // ("no signing time evidence"), even when the log is not required; a
             // key-signed bundle pushed with `--tlog-upload=false` has neither. Its
             // signature and artifact binding are checked here.
-            return verify_unlogged(bundle, location, &artifact, &keys);
+            return verify_unlogged(bundle, location, &artifact, input, &keys);
         }
-        let mut failures = Vec::new();
+        let mut failures: Vec<(String, Error)> = Vec::new();
         let mut found = None;
-        for (der, name) in keys {
-            let mut policy = PublicKeyVerificationPolicy::new(DerPublicKey::new(der.clone()));
-            if !full_tlog {
-                policy = policy.skip_tlog_unsafe();
-            }
-            match root.verifier().verify(artifact.clone(), bundle, &policy) {
-                Ok(r) => {
-                    found = Some((name.clone(), r));
+        for (_, der, name) in &keys {
+            let attempt = if hashedrekord::handles(bundle, der) {
+                hashedrekord::verify(root, bundle, location, input, Some(der), full_tlog)
+                    .map(|c| Outcome::checked(&c))
+            } else {
+                refuse_unbound_hash_algorithms(bundle, location).and_then(|()| {
+                    let mut policy =
+                        PublicKeyVerificationPolicy::new(DerPublicKey::new((*der).clone()));
+                    if !full_tlog {
+                        policy = policy.skip_tlog_unsafe();
+                    }
+                    root.verifier()
+                        .verify(artifact.clone(), bundle, &policy)
+                        .map(|r| Outcome::of(&r, bundle))
+                        .map_err(verification_error)
+                })
+            };
+            match attempt {
+                Ok(outcome) => {
+                    found = Some((*der, (*name).clone(), outcome));
                     break;
                 }
-                Err(e) => failures.push((name.clone(), e)),
+                Err(e) => failures.push(((*name).clone(), e)),
             }
         }
-        let (name, result) = match found {
+        let (der, name, outcome) = match found {
             Some(f) => f,
-            None if failures.len() == 1 => {
-                let (_, e) = failures.remove(0);
-                return Err(verification_error(e));
-            }
+            None if failures.len() == 1 => return Err(failures.remove(0).1),
             None => {
                 return Err(Error::UntrustedSigner {
                     location: location.to_owned(),
                     detail: failures
                         .iter()
-                        .map(|(n, e)| format!("key {n}: {e}"))
+                        .map(|(n, e)| format!("key {n}: {}", detail_of(e)))
                         .collect::<Vec<_>>()
                         .join("; "),
                 });
             }
         };
+        // The key that verified, and any other entry of the list with the same key.
+        let matched = keys
+            .iter()
+            .filter(|(_, d, _)| *d == der)
+            .map(|(i, _, _)| *i)
+            .collect();
         let claims = vec![("key".to_owned(), name.clone())];
-        (SignerInfo::Key { name }, claims, result)
+        (SignerInfo::Key { name }, claims, matched, outcome)
     };
     let statement = match &bundle.content {
         SignatureContent::DsseEnvelope(env) => Some(
@@ -316,23 +391,96 @@ pub fn verify_parsed_bundle(
         media_type: bundle.media_type().as_str().to_owned(),
         signer,
         claims,
+        matched,
         log_entries,
-        inclusion_proof_verified: result.tlog_verified()
-            && !bundle.verification_material.tlog_entries.is_empty()
-            && bundle
-                .verification_material
-                .tlog_entries
-                .iter()
-                .all(|e| e.inclusion_proof.is_some()),
-        log_verified: result.tlog_verified(),
-        certificate_verified: result.certificate_verified(),
-        signed_times: result
-            .verified_timestamps()
-            .iter()
-            .map(|t| t.as_second())
-            .collect(),
+        inclusion_proof_verified: outcome.inclusion_proof_verified,
+        log_verified: outcome.log_verified,
+        certificate_verified: outcome.certificate_verified,
+        signed_times: outcome.signed_times,
         statement,
     })
+}
+
+/// What the log, certificate and time checks established, by sigstore-verify or by
+/// [`hashedrekord`].
+struct Outcome {
+    log_verified: bool,
+    inclusion_proof_verified: bool,
+    certificate_verified: bool,
+    signed_times: Vec<i64>,
+}
+
+impl Outcome {
+    fn of(result: &VerificationResult, bundle: &Bundle) -> Outcome {
+        let entries = &bundle.verification_material.tlog_entries;
+        Outcome {
+            log_verified: result.tlog_verified(),
+            inclusion_proof_verified: result.tlog_verified()
+                && !entries.is_empty()
+                && entries.iter().all(|e| e.inclusion_proof.is_some()),
+            certificate_verified: result.certificate_verified(),
+            signed_times: result
+                .verified_timestamps()
+                .iter()
+                .map(|t| t.as_second())
+                .collect(),
+        }
+    }
+
+    fn checked(c: &hashedrekord::Checked) -> Outcome {
+        Outcome {
+            log_verified: c.log_verified,
+            inclusion_proof_verified: c.inclusion_proof_verified,
+            certificate_verified: c.certificate_verified,
+            signed_times: c.signed_times.clone(),
+        }
+    }
+}
+
+/// An error's text without the bundle's location (for a list of per-key failures).
+fn detail_of(e: &Error) -> String {
+    match e {
+        Error::Verification { source, .. } => source.to_string(),
+        e => e.to_string(),
+    }
+}
+
+/// Before a message signature goes to sigstore-verify: it compares each `hashedrekord`
+/// 0.0.1 entry's hash as a SHA-256 whatever the entry's `data.hash.algorithm` says
+/// (`verify_impl/hashedrekord.rs::verify_hashedrekord_entry`), and checks the signature
+/// with the hash the bundle's message digest names. Refuse an entry that says another
+/// algorithm, or a message digest of another algorithm than the entries': the entry
+/// would not record what was signed.
+fn refuse_unbound_hash_algorithms(bundle: &Bundle, location: &str) -> Result<()> {
+    let SignatureContent::MessageSignature(message) = &bundle.content else {
+        return Ok(());
+    };
+    let logged = tlog::hashedrekord_v1_algorithms(bundle);
+    if let Some((log_index, algorithm)) = logged.iter().find(|(_, a)| a != "sha256") {
+        return Err(Error::LogEntryMismatch {
+            location: location.to_owned(),
+            log_index: *log_index,
+            field: "hash algorithm".into(),
+            expected: "sha256 (an ECDSA P-256, RSA or Ed25519 signer)".into(),
+            found: algorithm.clone(),
+        });
+    }
+    if let (Some((log_index, _)), Some(md)) = (logged.first(), &message.message_digest)
+        && keys::Hash::from_bundle(md.algorithm) != Some(keys::Hash::Sha256)
+    {
+        return Err(Error::LogEntryMismatch {
+            location: location.to_owned(),
+            log_index: *log_index,
+            field: "hash algorithm".into(),
+            expected: format!(
+                "the message digest's {}",
+                keys::Hash::from_bundle(md.algorithm)
+                    .map_or("unsupported algorithm", keys::Hash::rekor_name)
+            ),
+            found: "sha256".into(),
+        });
+    }
+    Ok(())
 }
 
 fn hex_of(bytes: &[u8]) -> String {
@@ -374,33 +522,31 @@ fn validity_error(
     location: &str,
     source: &sigstore_verify::Error,
 ) -> Option<Error> {
-    let cert =
-        sigstore_verify::crypto::parse_certificate_info(bundle.signing_certificate()?).ok()?;
+    let (not_before, not_after) = leaf::validity_of(bundle.signing_certificate()?.as_bytes())?;
     let time = bundle
         .verification_material
         .tlog_entries
         .iter()
         .filter_map(|e| e.integrated_time)
-        .find(|t| *t < cert.not_before || *t > cert.not_after)?;
+        .find(|t| *t < not_before || *t > not_after)?;
     Some(Error::claim(
         location,
         "certificate validity",
-        format!(
-            "signed between notBefore {} and notAfter {}",
-            cert.not_before, cert.not_after
-        ),
+        format!("signed between notBefore {not_before} and notAfter {not_after}"),
         Some(&format!("logged at {time} ({source})")),
     ))
 }
 
 /// A key-signed bundle with no log entry and no timestamp: the signature (over the DSSE
 /// PAE, or over the artifact for a message signature) with one of `keys`, and the artifact
-/// binding (a statement subject, or the message digest).
+/// binding (a statement subject, or the message digest). ECDSA P-384 and P-521 keys sign
+/// with SHA-384 and SHA-512 (a message signature by one needs the artifact's bytes).
 fn verify_unlogged(
     bundle: &Bundle,
     location: &str,
     artifact: &sigstore_verify::types::Artifact<'_>,
-    keys: &[(&Vec<u8>, &String)],
+    input: Artifact<'_>,
+    keys: &[(usize, &Vec<u8>, &String)],
 ) -> Result<BundleVerification> {
     use sigstore_verify::crypto::{KeyAlgorithm, verify_signature, verify_signature_prehashed};
     use sigstore_verify::types::Artifact as A;
@@ -415,36 +561,72 @@ fn verify_unlogged(
         }
     };
     let mut failures = Vec::new();
-    for (der, name) in keys {
-        let key = DerPublicKey::new((*der).clone());
-        let scheme = match KeyAlgorithm::from_spki(&key) {
-            Ok(a) => a.default_signing_scheme(),
-            Err(e) => {
-                failures.push(format!("key {name}: {e}"));
-                continue;
-            }
-        };
-        let checked = match &bundle.content {
-            SignatureContent::DsseEnvelope(env) => {
-                verify_signature(&key, &env.pae(), &env.signature.sig, scheme)
-            }
-            SignatureContent::MessageSignature(m) => {
-                match (artifact, scheme.supports_prehashed()) {
-                    (A::Blob(b), _) => verify_signature(&key, b, &m.signature, scheme),
-                    (_, true) => verify_signature_prehashed(&key, &digest, &m.signature, scheme),
-                    (_, false) => {
-                        failures.push(format!("key {name}: its scheme needs the artifact's bytes"));
-                        continue;
-                    }
+    for (_, der, name) in keys {
+        // The hash a message digest must be made with, and whether the signature verified.
+        let (hash, checked) =
+            match keys::EcKey::from_spki(der).filter(|k| k.curve.needs_own_verification()) {
+                Some(ec) => {
+                    let checked = match (&bundle.content, input) {
+                        (SignatureContent::DsseEnvelope(env), _) => {
+                            ec.verify(&env.pae(), env.signature.sig.as_bytes())
+                        }
+                        (SignatureContent::MessageSignature(m), Artifact::Bytes(b)) => {
+                            ec.verify(b, m.signature.as_bytes())
+                        }
+                        (SignatureContent::MessageSignature(_), Artifact::Sha256(_)) => {
+                            failures.push(format!(
+                                "key {name}: {} signs the artifact's {}: its bytes are needed",
+                                ec.curve.name(),
+                                ec.curve.hash().display_name()
+                            ));
+                            continue;
+                        }
+                        _ => {
+                            return Err(Error::BadBundle {
+                                location: location.to_owned(),
+                                detail: "unsupported bundle content".into(),
+                            });
+                        }
+                    };
+                    (ec.curve.hash(), checked)
                 }
-            }
-            _ => {
-                return Err(Error::BadBundle {
-                    location: location.to_owned(),
-                    detail: "unsupported bundle content".into(),
-                });
-            }
-        };
+                None => {
+                    let key = DerPublicKey::new((*der).clone());
+                    let scheme = match KeyAlgorithm::from_spki(&key) {
+                        Ok(a) => a.default_signing_scheme(),
+                        Err(e) => {
+                            failures.push(format!("key {name}: {e}"));
+                            continue;
+                        }
+                    };
+                    let checked = match &bundle.content {
+                        SignatureContent::DsseEnvelope(env) => {
+                            verify_signature(&key, &env.pae(), &env.signature.sig, scheme)
+                        }
+                        SignatureContent::MessageSignature(m) => {
+                            match (artifact, scheme.supports_prehashed()) {
+                                (A::Blob(b), _) => verify_signature(&key, b, &m.signature, scheme),
+                                (_, true) => {
+                                    verify_signature_prehashed(&key, &digest, &m.signature, scheme)
+                                }
+                                (_, false) => {
+                                    failures.push(format!(
+                                        "key {name}: its scheme needs the artifact's bytes"
+                                    ));
+                                    continue;
+                                }
+                            }
+                        }
+                        _ => {
+                            return Err(Error::BadBundle {
+                                location: location.to_owned(),
+                                detail: "unsupported bundle content".into(),
+                            });
+                        }
+                    };
+                    (keys::Hash::Sha256, checked.map_err(|e| e.to_string()))
+                }
+            };
         if let Err(e) = checked {
             failures.push(format!("key {name}: invalid signature: {e}"));
             continue;
@@ -475,21 +657,37 @@ fn verify_unlogged(
                 Some(st)
             }
             SignatureContent::MessageSignature(m) => {
-                if let Some(md) = &m.message_digest
-                    && (md.algorithm != sigstore_verify::types::HashAlgorithm::Sha2256
-                        || md.digest.as_bytes() != digest.as_slice())
-                {
-                    return Err(Error::claim(
-                        location,
-                        "message digest",
-                        hex_digest,
-                        Some(&format!("sha256:{}", hex_of(md.digest.as_bytes()))),
-                    ));
+                if let Some(md) = &m.message_digest {
+                    // The artifact's hash with the key's hash (the caller's SHA-256 for
+                    // P-256, RSA and Ed25519 keys; P-384/P-521 ones were given bytes).
+                    let expected = match (hash, input) {
+                        (keys::Hash::Sha256, _) => digest.clone(),
+                        (h, Artifact::Bytes(b)) => h.digest(b),
+                        (_, Artifact::Sha256(_)) => digest.clone(),
+                    };
+                    let found = keys::Hash::from_bundle(md.algorithm);
+                    if found != Some(hash) || md.digest.as_bytes() != expected.as_slice() {
+                        return Err(Error::claim(
+                            location,
+                            "message digest",
+                            format!("{}:{}", hash.rekor_name(), hex_of(&expected)),
+                            Some(&format!(
+                                "{}:{}",
+                                found.map_or("unsupported", keys::Hash::rekor_name),
+                                hex_of(md.digest.as_bytes())
+                            )),
+                        ));
+                    }
                 }
                 None
             }
             _ => None,
         };
+        let matched = keys
+            .iter()
+            .filter(|(_, d, _)| d == der)
+            .map(|(i, _, _)| *i)
+            .collect();
         return Ok(BundleVerification {
             location: location.to_owned(),
             media_type: bundle.media_type().as_str().to_owned(),
@@ -497,6 +695,7 @@ fn verify_unlogged(
                 name: (*name).clone(),
             },
             claims: vec![("key".to_owned(), (*name).clone())],
+            matched,
             log_entries: Vec::new(),
             inclusion_proof_verified: false,
             log_verified: false,

@@ -59,6 +59,33 @@ pub enum StoreError {
     BadKeyId(String),
 }
 
+/// The folder of accepted cosign v3 bundles, beside the key folders.
+const BUNDLES_DIR: &str = "bundles";
+/// The folder of accepted keyless legacy signatures, beside the key folders.
+const KEYLESS_DIR: &str = "keyless";
+
+/// A store file's bytes (bounded), or `None` when there is none.
+fn read_optional(path: &Path) -> Result<Option<Vec<u8>>, StoreError> {
+    match read_bounded(path, MAX_SIGNATURES_FILE) {
+        Ok(b) => Ok(Some(b)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) if e.kind() == io::ErrorKind::InvalidData => Err(StoreError::Corrupt {
+            path: path.to_owned(),
+            detail: e.to_string(),
+        }),
+        Err(e) => Err(io_err(path)(e)),
+    }
+}
+
+/// Writes a store file atomically, creating its folder.
+fn write_creating_dir(path: &Path, bytes: &[u8]) -> Result<PathBuf, StoreError> {
+    if let Some(dir) = path.parent() {
+        fs::create_dir_all(dir).map_err(io_err(dir))?;
+    }
+    atomic_write(path, bytes).map_err(io_err(path))?;
+    Ok(path.to_owned())
+}
+
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> StoreError + '_ {
     move |source| StoreError::Io {
         path: path.to_owned(),
@@ -194,16 +221,7 @@ impl Store {
         key_id: &str,
         digest: &Digest,
     ) -> Result<Option<Vec<u8>>, StoreError> {
-        let path = self.signatures_path(key_id, digest)?;
-        match read_bounded(&path, MAX_SIGNATURES_FILE) {
-            Ok(b) => Ok(Some(b)),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(e) if e.kind() == io::ErrorKind::InvalidData => Err(StoreError::Corrupt {
-                path,
-                detail: e.to_string(),
-            }),
-            Err(e) => Err(io_err(&path)(e)),
-        }
+        read_optional(&self.signatures_path(key_id, digest)?)
     }
 
     /// Writes a signatures file atomically.
@@ -224,34 +242,42 @@ impl Store {
     /// `digest`: `signatures/bundles/<hex>.json`, beside the key folders (whose names are
     /// 64 hex digits, so they never meet this one).
     pub fn bundles_path(&self, digest: &Digest) -> PathBuf {
-        self.root
-            .join("signatures")
-            .join("bundles")
-            .join(format!("{}.json", digest.hex()))
+        self.beside_keys(BUNDLES_DIR, digest)
     }
 
     /// The stored bundles file's bytes, or `None` if there is none.
     pub fn read_bundles(&self, digest: &Digest) -> Result<Option<Vec<u8>>, StoreError> {
-        let path = self.bundles_path(digest);
-        match read_bounded(&path, MAX_SIGNATURES_FILE) {
-            Ok(b) => Ok(Some(b)),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(e) if e.kind() == io::ErrorKind::InvalidData => Err(StoreError::Corrupt {
-                path,
-                detail: e.to_string(),
-            }),
-            Err(e) => Err(io_err(&path)(e)),
-        }
+        read_optional(&self.bundles_path(digest))
     }
 
     /// Writes the bundles file of `digest` atomically.
     pub fn write_bundles(&self, digest: &Digest, bytes: &[u8]) -> Result<PathBuf, StoreError> {
-        let path = self.bundles_path(digest);
-        if let Some(dir) = path.parent() {
-            fs::create_dir_all(dir).map_err(io_err(dir))?;
-        }
-        atomic_write(&path, bytes).map_err(io_err(&path))?;
-        Ok(path)
+        write_creating_dir(&self.bundles_path(digest), bytes)
+    }
+
+    /// Path of the keyless legacy signatures (cosign 2.x `.sig` signatures made with a
+    /// Fulcio certificate, in the `cosign download signature` list form, certificate and
+    /// chain included) kept for `digest`: `signatures/keyless/<hex>.json`. They belong to
+    /// no key, so they cannot live in a key's folder.
+    pub fn keyless_path(&self, digest: &Digest) -> PathBuf {
+        self.beside_keys(KEYLESS_DIR, digest)
+    }
+
+    /// The stored keyless signatures file's bytes, or `None` if there is none.
+    pub fn read_keyless(&self, digest: &Digest) -> Result<Option<Vec<u8>>, StoreError> {
+        read_optional(&self.keyless_path(digest))
+    }
+
+    /// Writes the keyless signatures file of `digest` atomically.
+    pub fn write_keyless(&self, digest: &Digest, bytes: &[u8]) -> Result<PathBuf, StoreError> {
+        write_creating_dir(&self.keyless_path(digest), bytes)
+    }
+
+    fn beside_keys(&self, folder: &str, digest: &Digest) -> PathBuf {
+        self.root
+            .join("signatures")
+            .join(folder)
+            .join(format!("{}.json", digest.hex()))
     }
 
     /// Digests with a signatures file under `key_id`.

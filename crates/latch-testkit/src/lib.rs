@@ -15,6 +15,8 @@
 //! - [`RekorServer`]: a Rekor v1-compatible transparency log (hashedrekord entries, real
 //!   response shape, SETs signed with a test key).
 //! - [`Skopeo`]: Debian's skopeo 1.9 or the peer skopeo 1.18.
+//! - [`cosign`]: cosign legacy signatures made with test keys, with Rekor SETs from a
+//!   test log key at chosen log indexes and times.
 //! - [`sigstore::TestSigstore`]: a test Fulcio CA, CT log and Rekor log with their
 //!   `trusted_root.json`, minting GitHub-like certificates and full Sigstore bundles.
 //! - [`Peers`]: cosign, oras and a sigstore-capable skopeo, unpacked by
@@ -27,6 +29,7 @@
 #![warn(missing_docs)]
 
 mod cmd;
+pub mod cosign;
 mod der;
 mod engines;
 mod image;

@@ -9,6 +9,12 @@
 //! inclusion proof (a one-leaf tree), a signed checkpoint and a SET. Nothing is skipped:
 //! the bundles verify with sigstore-verify's full checks against the custom root.
 //!
+//! It also mints what cosign 2.x pushes for a keyless image signature: a legacy `.sig`
+//! layer ([`TestSigstore::legacy_sig`]: signature, certificate, chain and a Rekor bundle
+//! whose `hashedrekord` entry carries the certificate, with its SET), faithful or with
+//! the entry altered ([`LegacyEntry`]), and leaves issued by an intermediate CA that the
+//! trusted root does not list ([`TestSigstore::intermediate`]).
+//!
 //! Certificates are built with `x509-cert` (already in the tree through sigstore-verify)
 //! and signed with aws-lc-rs, rather than with a certificate-generation crate.
 
@@ -121,6 +127,127 @@ impl Issued {
     }
 }
 
+/// An intermediate CA made by [`TestSigstore::intermediate`].
+pub struct Intermediate {
+    key: EcdsaKeyPair,
+    name: Name,
+    /// The certificate (DER), signed by the root CA.
+    pub cert: Vec<u8>,
+}
+
+impl Intermediate {
+    /// The certificate in PEM.
+    pub fn cert_pem(&self) -> String {
+        crate::der::pem("CERTIFICATE", &self.cert)
+    }
+}
+
+/// A cosign 2.x keyless `.sig` signature as [`TestSigstore::legacy_sig`] mints it: what
+/// cosign writes in the layer (the payload as the blob; the signature, certificate,
+/// chain and Rekor bundle annotations), with the Rekor bundle's parts decoded too.
+#[derive(Debug, Clone)]
+pub struct LegacySig {
+    /// The simple-signing payload (the layer blob).
+    pub payload: Vec<u8>,
+    /// The ECDSA signature over the payload (DER).
+    pub signature: Vec<u8>,
+    /// The leaf certificate, PEM (`dev.sigstore.cosign/certificate`).
+    pub certificate_pem: String,
+    /// The chain, PEM (`dev.sigstore.cosign/chain`): the issuing CA certificates.
+    pub chain_pem: String,
+    /// The SET (DER ECDSA signature by the log key).
+    pub set: Vec<u8>,
+    /// The logged `hashedrekord` 0.0.1 body (decoded JSON bytes).
+    pub body: Vec<u8>,
+    /// `integratedTime`, unix seconds.
+    pub integrated_time: i64,
+    /// `logIndex`.
+    pub log_index: i64,
+    /// `logID`: hex SHA-256 of the log key's DER.
+    pub log_id_hex: String,
+}
+
+impl LegacySig {
+    /// The signature in base64 (`dev.cosignproject.cosign/signature`).
+    pub fn signature_base64(&self) -> String {
+        STANDARD.encode(&self.signature)
+    }
+
+    /// The `dev.sigstore.cosign/bundle` annotation, in cosign's member order.
+    pub fn rekor_bundle_json(&self) -> String {
+        format!(
+            "{{\"SignedEntryTimestamp\":\"{}\",\"Payload\":{{\"body\":\"{}\",\"integratedTime\":{},\"logIndex\":{},\"logID\":\"{}\"}}}}",
+            STANDARD.encode(&self.set),
+            STANDARD.encode(&self.body),
+            self.integrated_time,
+            self.log_index,
+            self.log_id_hex
+        )
+    }
+
+    /// The signature as `cosign download signature` prints it (certificate and chain as
+    /// PEM text, as Latch stores them), with or without the chain; without the SET when
+    /// `with_set` is false.
+    pub fn to_cosign_json(&self, with_chain: bool, with_set: bool) -> String {
+        let bundle: serde_json::Value = if with_set {
+            serde_json::from_str(&self.rekor_bundle_json()).expect("Rekor bundle JSON")
+        } else {
+            serde_json::Value::Null
+        };
+        serde_json::json!({
+            "Base64Signature": self.signature_base64(),
+            "Payload": STANDARD.encode(&self.payload),
+            "Cert": self.certificate_pem,
+            "Chain": if with_chain { serde_json::Value::from(self.chain_pem.clone()) } else { serde_json::Value::Null },
+            "Bundle": bundle,
+            "RFC3161Timestamp": null,
+        })
+        .to_string()
+    }
+
+    /// The layer annotations cosign 2.x writes for a keyless signature.
+    pub fn annotations(&self) -> BTreeMap<String, String> {
+        BTreeMap::from([
+            (
+                "dev.cosignproject.cosign/signature".to_owned(),
+                self.signature_base64(),
+            ),
+            (
+                "dev.sigstore.cosign/certificate".to_owned(),
+                self.certificate_pem.clone(),
+            ),
+            (
+                "dev.sigstore.cosign/chain".to_owned(),
+                self.chain_pem.clone(),
+            ),
+            (
+                "dev.sigstore.cosign/bundle".to_owned(),
+                self.rekor_bundle_json(),
+            ),
+        ])
+    }
+}
+
+/// What the Rekor entry of a minted legacy signature says, for refusal tests. The
+/// default is the faithful entry, with a SET by the test Rekor key.
+#[derive(Debug, Clone, Default)]
+pub struct LegacyEntry {
+    /// Sign the SET with a fresh key no root trusts (the `logID` is that key's).
+    pub untrusted_log: bool,
+    /// Log the hash of these bytes instead of the signed payload's.
+    pub payload: Option<Vec<u8>>,
+    /// Log this signature instead of the real one.
+    pub signature: Option<Vec<u8>>,
+    /// Log this certificate (PEM) instead of the signing one.
+    pub certificate_pem: Option<String>,
+}
+
+fn ca_name() -> Name {
+    "CN=latch-test-fulcio,O=latch.test"
+        .parse()
+        .expect("CA name")
+}
+
 fn keypair(rng: &SystemRandom) -> EcdsaKeyPair {
     let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, rng)
         .expect("generate a P-256 key");
@@ -168,9 +295,7 @@ impl TestSigstore {
         let ca = keypair(&rng);
         let ct = keypair(&rng);
         let rekor = keypair(&rng);
-        let name: Name = "CN=latch-test-fulcio,O=latch.test"
-            .parse()
-            .expect("CA name");
+        let name = ca_name();
         let spki = SubjectPublicKeyInfoOwned::from_der(&spki_der(&ca)).expect("CA SPKI");
         let usage = KeyUsage(KeyUsages::KeyCertSign | KeyUsages::CRLSign);
         let basic = BasicConstraints {
@@ -249,10 +374,58 @@ impl TestSigstore {
     /// A fresh key and a leaf certificate for it, as Fulcio would issue, with an SCT from
     /// the test CT log.
     pub fn issue(&self, leaf: &Leaf) -> Issued {
+        self.issue_by(&self.ca, ca_name(), leaf)
+    }
+
+    /// An intermediate CA under this Sigstore's root CA (as a private Fulcio might run
+    /// one), whose certificate is *not* in [`TestSigstore::trusted_root_json`]: a leaf it
+    /// issues chains to the root only with the intermediate supplied beside it.
+    pub fn intermediate(&self) -> Intermediate {
         let key = keypair(&self.rng);
-        let issuer: Name = "CN=latch-test-fulcio,O=latch.test"
+        let name: Name = "CN=latch-test-fulcio-intermediate,O=latch.test"
             .parse()
-            .expect("CA name");
+            .expect("intermediate name");
+        let spki = SubjectPublicKeyInfoOwned::from_der(&spki_der(&key)).expect("SPKI");
+        let usage = KeyUsage(KeyUsages::KeyCertSign | KeyUsages::CRLSign);
+        let basic = BasicConstraints {
+            ca: true,
+            path_len_constraint: Some(0),
+        };
+        let tbs = TbsCertificate {
+            version: Version::V3,
+            serial_number: SerialNumber::new(&[2]).expect("serial"),
+            signature: alg(),
+            issuer: ca_name(),
+            validity: Validity {
+                not_before: time(946_684_800),
+                not_after: time(2_524_607_999),
+            },
+            subject: name.clone(),
+            subject_public_key_info: spki,
+            issuer_unique_id: None,
+            subject_unique_id: None,
+            // Like Fulcio's intermediate, it carries the code-signing EKU (webpki
+            // requires it along the path).
+            extensions: Some(vec![
+                basic.to_extension(&name, &[]).expect("basic constraints"),
+                usage.to_extension(&name, &[]).expect("key usage"),
+                ExtendedKeyUsage(vec![CODE_SIGNING])
+                    .to_extension(&name, &[])
+                    .expect("EKU"),
+            ]),
+        };
+        let cert = sign_cert(&self.ca, &self.rng, tbs);
+        Intermediate { key, name, cert }
+    }
+
+    /// [`TestSigstore::issue`] by `intermediate` instead of the root CA (the SCT, from
+    /// the test CT log, names the intermediate's key as issuer).
+    pub fn issue_under(&self, intermediate: &Intermediate, leaf: &Leaf) -> Issued {
+        self.issue_by(&intermediate.key, intermediate.name.clone(), leaf)
+    }
+
+    fn issue_by(&self, issuer_key: &EcdsaKeyPair, issuer: Name, leaf: &Leaf) -> Issued {
+        let key = keypair(&self.rng);
         let subject = Name::default();
         let spki = SubjectPublicKeyInfoOwned::from_der(&spki_der(&key)).expect("leaf SPKI");
         let san = SubjectAltName(vec![GeneralName::UniformResourceIdentifier(
@@ -292,7 +465,7 @@ impl TestSigstore {
         };
         // The SCT signs the precertificate: this TBS without the SCT extension.
         let precert = tbs.to_der().expect("encode precert TBS");
-        let sct = self.sct(&precert, leaf.not_before * 1000);
+        let sct = self.sct(issuer_key, &precert, leaf.not_before * 1000);
         let mut list = Vec::new();
         list.extend_from_slice(&(sct.len() as u16).to_be_bytes());
         list.extend_from_slice(&sct);
@@ -305,12 +478,12 @@ impl TestSigstore {
                 &OctetString::new(tls).expect("SCT list"),
             ));
         }
-        let cert = sign_cert(&self.ca, &self.rng, tbs);
+        let cert = sign_cert(issuer_key, &self.rng, tbs);
         Issued { key, cert }
     }
 
-    fn sct(&self, precert_tbs: &[u8], timestamp_ms: i64) -> Vec<u8> {
-        let issuer_key_hash = sha256(&spki_der(&self.ca));
+    fn sct(&self, issuer: &EcdsaKeyPair, precert_tbs: &[u8], timestamp_ms: i64) -> Vec<u8> {
+        let issuer_key_hash = sha256(&spki_der(issuer));
         let mut signed = vec![0u8, 0u8];
         signed.extend_from_slice(&(timestamp_ms as u64).to_be_bytes());
         signed.extend_from_slice(&1u16.to_be_bytes());
@@ -380,14 +553,7 @@ impl TestSigstore {
         let body = serde_json::to_vec(&body).expect("body JSON");
         let body_b64 = STANDARD.encode(&body);
         let log_id = sha256(&self.rekor_key_der());
-        let set_payload = format!(
-            "{{\"body\":\"{body_b64}\",\"integratedTime\":{integrated_time},\"logID\":\"{}\",\"logIndex\":{log_index}}}",
-            hex(&log_id)
-        );
-        let set = self
-            .rekor
-            .sign(&self.rng, set_payload.as_bytes())
-            .expect("SET");
+        let (set, _) = self.set(&self.rekor, &body, integrated_time, log_index);
         // A tree of one leaf: the root is the leaf hash, the proof is empty.
         let mut leaf = vec![0u8];
         leaf.extend_from_slice(&body);
@@ -406,7 +572,7 @@ impl TestSigstore {
             "logId": {"keyId": STANDARD.encode(log_id)},
             "kindVersion": {"kind": "dsse", "version": "0.0.1"},
             "integratedTime": integrated_time.to_string(),
-            "inclusionPromise": {"signedEntryTimestamp": STANDARD.encode(set.as_ref())},
+            "inclusionPromise": {"signedEntryTimestamp": STANDARD.encode(&set)},
             "inclusionProof": {
                 "logIndex": "0",
                 "rootHash": STANDARD.encode(root),
@@ -477,10 +643,7 @@ impl TestSigstore {
                 "dev.sigstore.cosign/certificate".to_owned(),
                 signer.cert_pem(),
             ),
-            (
-                "dev.sigstore.cosign/chain".to_owned(),
-                crate::der::pem("CERTIFICATE", &self.ca_cert),
-            ),
+            ("dev.sigstore.cosign/chain".to_owned(), self.ca_cert_pem()),
             (
                 "dev.sigstore.cosign/bundle".to_owned(),
                 rekor_bundle.to_string(),
@@ -491,6 +654,113 @@ impl TestSigstore {
             serde_json::to_vec(&envelope).expect("envelope JSON"),
             annotations,
         )
+    }
+}
+
+impl TestSigstore {
+    /// The CA certificate in PEM (what cosign writes as the chain of a leaf it issued).
+    pub fn ca_cert_pem(&self) -> String {
+        crate::der::pem("CERTIFICATE", &self.ca_cert)
+    }
+
+    /// A cosign 2.x keyless `.sig` signature over `payload`: a fresh certificate for
+    /// `leaf` (chain: the CA certificate), its signature, and a `hashedrekord` 0.0.1 entry
+    /// with the certificate PEM as `publicKey.content`, integrated at `integrated_time`
+    /// at `log_index`, with a SET by the test Rekor key.
+    pub fn legacy_sig(
+        &self,
+        leaf: &Leaf,
+        payload: &[u8],
+        integrated_time: i64,
+        log_index: u64,
+    ) -> LegacySig {
+        let signer = self.issue(leaf);
+        self.legacy_sig_by(
+            &signer,
+            &self.ca_cert_pem(),
+            payload,
+            integrated_time,
+            log_index,
+            &LegacyEntry::default(),
+        )
+    }
+
+    /// [`TestSigstore::legacy_sig`] signed by `signer` (issued by this Sigstore, by an
+    /// intermediate, or by another Sigstore's CA), with `chain_pem` as the chain
+    /// annotation and the entry altered as `entry` says. The SET is by this Sigstore's
+    /// Rekor key unless `entry.untrusted_log`.
+    pub fn legacy_sig_by(
+        &self,
+        signer: &Issued,
+        chain_pem: &str,
+        payload: &[u8],
+        integrated_time: i64,
+        log_index: u64,
+        entry: &LegacyEntry,
+    ) -> LegacySig {
+        let signature = signer
+            .key
+            .sign(&self.rng, payload)
+            .expect("payload signature")
+            .as_ref()
+            .to_vec();
+        let certificate_pem = signer.cert_pem();
+        let logged_hash = sha256(entry.payload.as_deref().unwrap_or(payload));
+        let logged_sig = entry.signature.as_deref().unwrap_or(&signature);
+        let logged_cert = entry.certificate_pem.as_deref().unwrap_or(&certificate_pem);
+        let body = serde_json::json!({
+            "apiVersion": "0.0.1",
+            "kind": "hashedrekord",
+            "spec": {
+                "data": {"hash": {"algorithm": "sha256", "value": hex(&logged_hash)}},
+                "signature": {
+                    "content": STANDARD.encode(logged_sig),
+                    "publicKey": {"content": STANDARD.encode(logged_cert)}
+                }
+            }
+        });
+        let body = serde_json::to_vec(&body).expect("body JSON");
+        let other;
+        let log_key = if entry.untrusted_log {
+            other = keypair(&self.rng);
+            &other
+        } else {
+            &self.rekor
+        };
+        let (set, log_id_hex) = self.set(log_key, &body, integrated_time, log_index);
+        LegacySig {
+            payload: payload.to_vec(),
+            signature,
+            certificate_pem,
+            chain_pem: chain_pem.to_owned(),
+            set,
+            body,
+            integrated_time,
+            log_index: log_index as i64,
+            log_id_hex,
+        }
+    }
+
+    /// A SET by `log_key` over the canonical `{body, integratedTime, logID, logIndex}`,
+    /// and the `logID` (hex SHA-256 of the key's DER).
+    fn set(
+        &self,
+        log_key: &EcdsaKeyPair,
+        body: &[u8],
+        integrated_time: i64,
+        log_index: u64,
+    ) -> (Vec<u8>, String) {
+        let log_id = hex(&sha256(&spki_der(log_key)));
+        let set_payload = format!(
+            "{{\"body\":\"{}\",\"integratedTime\":{integrated_time},\"logID\":\"{log_id}\",\"logIndex\":{log_index}}}",
+            STANDARD.encode(body)
+        );
+        let set = log_key
+            .sign(&self.rng, set_payload.as_bytes())
+            .expect("SET")
+            .as_ref()
+            .to_vec();
+        (set, log_id)
     }
 }
 

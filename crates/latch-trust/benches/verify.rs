@@ -33,6 +33,7 @@ fn bench(c: &mut Criterion) {
         DIGEST.trim_start_matches("sha256:")
     ));
     let key = PublicKey::from_pem(&read("test.pub.key")).expect("key");
+    let key_log_id = key.log_id().to_owned();
     let rekor = PublicKey::from_pem(&read("rekor.pub")).expect("rekor key");
     let policy = Policy::builder()
         .key(key)
@@ -42,7 +43,16 @@ fn bench(c: &mut Criterion) {
         .expect("policy");
     let digest = Digest::parse(DIGEST).expect("digest");
     let sigs = parse_cosign_download(&file).expect("parse");
-    verify(&policy, &digest, &sigs, NOW).expect("the fixture verifies");
+    // What is measured is one signature accepted with its SET checked, not a refusal.
+    let checked = verify(&policy, &digest, &sigs, NOW).expect("bounded");
+    assert_eq!(sigs.len(), 1, "one signature in the fixture");
+    assert!(checked.all_accepted(), "the fixture verifies: {checked:?}");
+    assert_eq!(checked.accepted_by(key_log_id.as_str()), 1);
+    assert_eq!(
+        checked.max_log_index,
+        Some(168_898_587),
+        "its SET was checked"
+    );
 
     c.bench_function("verify one signature with SET (parsed)", |b| {
         b.iter(|| {

@@ -7,6 +7,7 @@
 
 use std::fmt;
 
+use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::signature::{self as sig, ParsedPublicKey, VerificationAlgorithm};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -168,8 +169,10 @@ impl fmt::Display for KeyAlgorithm {
 ///
 /// Two identities: [`store_id`](PublicKey::store_id), the hex sha256 of the PEM file bytes
 /// as given (the folder name of Dangerzone's signature store: a byte of difference in the
-/// file changes it), and [`log_id`](PublicKey::log_id), the hex sha256 of the DER
-/// SubjectPublicKeyInfo (Rekor's `logID` for a log key).
+/// file changes it), and [`log_id`](PublicKey::log_id), the hex sha256 of the canonical DER
+/// SubjectPublicKeyInfo (Rekor's `logID` for a log key). The DER is canonical whatever the
+/// encoding given: an EC point written compressed is kept uncompressed, as Rekor and cosign
+/// write it, so one key has one `log_id` and counts once towards a threshold.
 #[derive(Clone)]
 pub struct PublicKey {
     pem: Vec<u8>,
@@ -200,6 +203,14 @@ impl PublicKey {
                 reason: e.to_string(),
             }
         })?;
+        // The crypto library writes the key back as a plain SubjectPublicKeyInfo with an
+        // uncompressed point: the one encoding every copy of this key shares.
+        let der = parsed
+            .as_der()
+            .map(|d| d.as_ref().to_vec())
+            .map_err(|e| KeyError::Rejected {
+                reason: e.to_string(),
+            })?;
         Ok(PublicKey {
             store_id: hex::encode(Sha256::digest(&pem)),
             log_id: hex::encode(Sha256::digest(&der)),
@@ -239,12 +250,13 @@ impl PublicKey {
         &self.store_id
     }
 
-    /// Hex sha256 of the DER SubjectPublicKeyInfo: Rekor's `logID` for a log key.
+    /// Hex sha256 of the canonical DER SubjectPublicKeyInfo: Rekor's `logID` for a log
+    /// key, and the key's identity when signers are counted.
     pub fn log_id(&self) -> &str {
         &self.log_id
     }
 
-    /// The DER SubjectPublicKeyInfo.
+    /// The canonical DER SubjectPublicKeyInfo (EC points uncompressed).
     pub fn der(&self) -> &[u8] {
         &self.der
     }
@@ -527,6 +539,30 @@ MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEoE0CXLGff79fR8KyPnSvOY74UBkt
             );
             assert!(!err.to_string().is_empty());
         }
+    }
+
+    #[test]
+    fn one_key_one_identity_whatever_its_encoding() {
+        let k = PublicKey::from_pem(TEST_PUB.as_bytes()).unwrap();
+        // The same point, written compressed: 0x02 or 0x03 (parity of y), then x.
+        let der = k.der();
+        let (x, y) = (&der[27..59], &der[59..91]);
+        let mut compressed = vec![0x30, 0x39];
+        compressed.extend_from_slice(&der[2..23]);
+        compressed.extend_from_slice(&[0x03, 0x22, 0x00, 0x02 | (y[31] & 1)]);
+        compressed.extend_from_slice(x);
+        let c = PublicKey::from_pem(spki_to_pem(&compressed).as_bytes()).unwrap();
+        assert_eq!(c.der(), k.der(), "kept uncompressed");
+        assert_eq!(c.log_id(), k.log_id());
+        assert_eq!(c, k);
+        assert_ne!(
+            c.store_id(),
+            k.store_id(),
+            "the file differs, so does its folder"
+        );
+        // Line endings change the file, not the key.
+        let crlf = PublicKey::from_pem(TEST_PUB.replace('\n', "\r\n").as_bytes()).unwrap();
+        assert_eq!(crlf.log_id(), k.log_id());
     }
 
     #[test]

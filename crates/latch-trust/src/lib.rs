@@ -1,7 +1,9 @@
-//! The trust layer of Latch: decides whether an image digest was signed by trusted keys
-//! (cosign legacy signatures) and, where the policy asks, logged in Rekor.
+//! The trust layer of Latch for cosign legacy signatures: whether each signature of an
+//! image digest was made by a trusted key and, where the policy asks, logged in Rekor.
+//! (How many distinct signers are needed, counted with cosign v3 bundles and keyless
+//! identities, is the one decision of `latch-decide`, built on this.)
 //!
-//! Pure: bytes, keys, a policy and a time go in, a [`Verdict`] comes out. No network, no
+//! Pure: bytes, keys, a policy and a time go in, every signature's [`Outcome`] comes out. No network, no
 //! filesystem, no clock of its own (the caller passes `now`), no printing.
 //!
 //! ```no_run
@@ -14,8 +16,8 @@
 //!     .tlog(TlogMode::Required)
 //!     .build()?;
 //! let signatures = parse_cosign_download(file)?;
-//! let verdict = verify(&policy, digest, &signatures, now)?;
-//! let _highest = verdict.max_log_index;
+//! let checked = verify(&policy, digest, &signatures, now)?;
+//! let _highest = checked.max_log_index;
 //! # Ok(()) }
 //! ```
 #![forbid(unsafe_code)]
@@ -38,5 +40,5 @@ pub use signature::{
     signatures_from_manifest, to_cosign_download_list,
 };
 pub use verify::{
-    Accepted, KeyTally, Outcome, Rejection, Verdict, VerifyError, verify, verify_signature,
+    Accepted, Checked, Outcome, Rejection, VerifyError, check_payload, verify, verify_signature,
 };

@@ -272,15 +272,7 @@ fn field_path(object: &'static str, name: &'static str) -> &'static str {
 
 /// Echoed input is cut to 120 characters: error messages stay readable under attack.
 pub(crate) fn clip(s: &str) -> String {
-    const MAX: usize = 120;
-    if s.len() <= MAX {
-        return s.to_owned();
-    }
-    let mut end = MAX;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &s[..end])
+    latch_oci::text::clip(s, 120)
 }
 
 #[cfg(test)]

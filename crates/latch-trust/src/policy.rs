@@ -1,5 +1,7 @@
-//! What a verifier trusts: signing keys and how many of them must sign, what to require
-//! of the transparency log, and which repository signatures must name.
+//! What a verifier of legacy `.sig` signatures trusts: signing keys, what to require of the
+//! transparency log, and which repository signatures must name. How many distinct signers
+//! must have signed is not here: counting signers (keys and keyless identities, legacy
+//! signatures and bundles together) is the one decision of `latch-decide`.
 
 use latch_oci::Reference;
 
@@ -57,19 +59,12 @@ pub enum PolicyError {
     /// No trusted key.
     #[error("a policy needs at least one trusted key")]
     NoKeys,
-    /// The same key given twice (it would count twice towards the threshold).
+    /// The same key given twice, in any encoding (it would count twice towards a
+    /// threshold).
     #[error("trusted key {log_id} is given twice")]
     DuplicateKey {
         /// sha256 of the key's DER.
         log_id: String,
-    },
-    /// A threshold of 0 or above the number of keys.
-    #[error("threshold {threshold} is impossible with {keys} trusted keys (1 to {keys})")]
-    BadThreshold {
-        /// The threshold asked.
-        threshold: usize,
-        /// Number of distinct keys.
-        keys: usize,
     },
     /// The log is required or optional but no Rekor key is pinned.
     #[error(
@@ -85,7 +80,6 @@ pub enum PolicyError {
 #[derive(Debug, Clone)]
 pub struct Policy {
     keys: Vec<PublicKey>,
-    threshold: usize,
     tlog: TlogMode,
     rekor_keys: Vec<PublicKey>,
     repository: Option<Reference>,
@@ -93,12 +87,11 @@ pub struct Policy {
 }
 
 impl Policy {
-    /// Starts a policy: threshold 1, transparency log [`TlogMode::Required`], no repository
-    /// constraint, no clock skew.
+    /// Starts a policy: transparency log [`TlogMode::Required`], no repository constraint,
+    /// no clock skew.
     pub fn builder() -> PolicyBuilder {
         PolicyBuilder {
             keys: Vec::new(),
-            threshold: 1,
             tlog: TlogMode::Required,
             rekor_keys: Vec::new(),
             repository: None,
@@ -109,11 +102,6 @@ impl Policy {
     /// The trusted signing keys (distinct).
     pub fn keys(&self) -> &[PublicKey] {
         &self.keys
-    }
-
-    /// How many distinct trusted keys must each have a valid signature.
-    pub fn threshold(&self) -> usize {
-        self.threshold
     }
 
     /// What is required of the transparency log.
@@ -141,7 +129,6 @@ impl Policy {
 #[derive(Debug, Clone)]
 pub struct PolicyBuilder {
     keys: Vec<PublicKey>,
-    threshold: usize,
     tlog: TlogMode,
     rekor_keys: Vec<PublicKey>,
     repository: Option<Reference>,
@@ -158,12 +145,6 @@ impl PolicyBuilder {
     /// Adds trusted signing keys.
     pub fn keys(mut self, keys: impl IntoIterator<Item = PublicKey>) -> PolicyBuilder {
         self.keys.extend(keys);
-        self
-    }
-
-    /// Sets how many distinct keys must sign (k of n; default 1).
-    pub fn threshold(mut self, threshold: usize) -> PolicyBuilder {
-        self.threshold = threshold;
         self
     }
 
@@ -204,18 +185,11 @@ impl PolicyBuilder {
                 });
             }
         }
-        if self.threshold == 0 || self.threshold > self.keys.len() {
-            return Err(PolicyError::BadThreshold {
-                threshold: self.threshold,
-                keys: self.keys.len(),
-            });
-        }
         if self.tlog != TlogMode::Ignored && self.rekor_keys.is_empty() {
             return Err(PolicyError::NoRekorKeys { mode: self.tlog });
         }
         Ok(Policy {
             keys: self.keys,
-            threshold: self.threshold,
             tlog: self.tlog,
             rekor_keys: self.rekor_keys,
             repository: self.repository,

@@ -499,7 +499,11 @@ impl RekorEntry {
         }
         let der = decode_public_key_pem(&self.public_key)
             .map_err(|source| RekorError::BodyKeyUnreadable { source })?;
-        if der != key.der() {
+        // Compared as canonical keys: the log may have recorded another encoding of the
+        // same point (compressed, or RSA with other DER choices).
+        let same = der == key.der()
+            || crate::keys::PublicKey::from_der(&der).is_ok_and(|logged| logged.der() == key.der());
+        if !same {
             return Err(RekorError::KeyMismatch {
                 key_log_id: key.log_id().to_owned(),
             });

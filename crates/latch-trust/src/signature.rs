@@ -348,14 +348,57 @@ impl Signature {
     }
 
     /// The certificate as delivered (a PEM string from an annotation; whatever JSON
-    /// `cosign download` printed), if any. Not verified: keyless is not supported yet.
+    /// `cosign download` printed), if any. Not verified here: see
+    /// [`Signature::certificate`] for its bytes (`latch-sigstore` verifies keyless
+    /// signatures).
     pub fn cert(&self) -> Option<&Value> {
         self.cert.as_ref()
     }
 
-    /// The certificate chain as delivered, if any. Not verified.
+    /// The certificate chain as delivered, if any. Not verified here.
     pub fn chain(&self) -> Option<&Value> {
         self.chain.as_ref()
+    }
+
+    /// Whether the signature carries a signing certificate (keyless signing): a
+    /// non-empty `Cert` of any form. A keyless signature is verified against a
+    /// certificate authority and an identity, never against the trusted keys.
+    pub fn is_keyless(&self) -> bool {
+        self.cert.as_ref().is_some_and(|v| match v {
+            Value::String(s) => !s.trim().is_empty(),
+            Value::Null => false,
+            _ => true,
+        })
+    }
+
+    /// The signing certificate's bytes, in the form it was stored: PEM text (the
+    /// `.sig` annotation, Latch's store), or DER (`cosign download signature` prints
+    /// `Cert` as Go's `x509.Certificate` marshalled to JSON; its `Raw` member is the DER
+    /// in base64). `None` when there is none, or when `Cert` is of neither form
+    /// ([`Signature::is_keyless`] still tells that one was attached).
+    pub fn certificate(&self) -> Option<Vec<u8>> {
+        self.cert.as_ref().and_then(certificate_bytes)
+    }
+
+    /// The chain's certificates as PEM text: the annotation's PEM as stored, or, for
+    /// `cosign download signature`'s `Chain` (a JSON list of Go `x509.Certificate`
+    /// objects), each `Raw` DER as a `CERTIFICATE` block. `None` when there is none or a
+    /// certificate of the list is unreadable.
+    pub fn certificate_chain(&self) -> Option<Vec<u8>> {
+        match self.chain.as_ref()? {
+            Value::String(s) if !s.trim().is_empty() => Some(s.as_bytes().to_vec()),
+            Value::Array(items) if !items.is_empty() => {
+                let mut pem = String::new();
+                for item in items {
+                    match certificate_bytes(item)? {
+                        der if item.is_object() => push_pem_certificate(&mut pem, &der),
+                        text => pem.push_str(std::str::from_utf8(&text).ok()?),
+                    }
+                }
+                Some(pem.into_bytes())
+            }
+            _ => None,
+        }
     }
 
     /// The RFC 3161 timestamp as delivered, if any. Not verified.
@@ -467,6 +510,31 @@ fn check_payload_size(size: usize) -> Result<(), SignatureParseError> {
     Ok(())
 }
 
+/// A certificate's bytes from its stored JSON form: a PEM string, or an object whose
+/// `Raw` member is the base64 DER (Go's `x509.Certificate` as JSON).
+fn certificate_bytes(value: &Value) -> Option<Vec<u8>> {
+    match value {
+        Value::String(s) if !s.trim().is_empty() => Some(s.as_bytes().to_vec()),
+        Value::Object(o) => o
+            .get("Raw")
+            .and_then(Value::as_str)
+            .and_then(|b64| STANDARD.decode(b64).ok())
+            .filter(|der| !der.is_empty()),
+        _ => None,
+    }
+}
+
+fn push_pem_certificate(out: &mut String, der: &[u8]) {
+    out.push_str("-----BEGIN CERTIFICATE-----\n");
+    let b64 = STANDARD.encode(der);
+    for line in b64.as_bytes().chunks(64) {
+        // Base64 is ASCII, so every chunk is UTF-8.
+        out.push_str(std::str::from_utf8(line).unwrap_or_default());
+        out.push('\n');
+    }
+    out.push_str("-----END CERTIFICATE-----\n");
+}
+
 fn decode_b64(text: &str, field: &'static str) -> Result<Vec<u8>, SignatureParseError> {
     STANDARD
         .decode(text)
@@ -474,4 +542,93 @@ fn decode_b64(text: &str, field: &'static str) -> Result<Vec<u8>, SignatureParse
             field,
             reason: e.to_string(),
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PEM: &str = "-----BEGIN CERTIFICATE-----\nAAEC\n-----END CERTIFICATE-----\n";
+
+    fn with(cert: Option<Value>, chain: Option<Value>) -> Signature {
+        let mut s = Signature::new(b"{}".to_vec(), b"sig".to_vec()).unwrap();
+        s.cert = cert;
+        s.chain = chain;
+        s
+    }
+
+    #[test]
+    fn a_key_signature_has_no_certificate() {
+        let s = with(None, None);
+        assert!(!s.is_keyless());
+        assert_eq!(s.certificate(), None);
+        assert_eq!(s.certificate_chain(), None);
+        // Null and blank are absent too.
+        let s = with(Some(Value::Null), Some(Value::String(" \n".into())));
+        assert!(!s.is_keyless());
+        assert_eq!(s.certificate(), None);
+        assert_eq!(s.certificate_chain(), None);
+    }
+
+    #[test]
+    fn pem_annotations_are_returned_as_stored() {
+        let s = with(
+            Some(Value::String(PEM.into())),
+            Some(Value::String(format!("{PEM}{PEM}"))),
+        );
+        assert!(s.is_keyless());
+        assert_eq!(s.certificate().unwrap(), PEM.as_bytes());
+        assert_eq!(
+            s.certificate_chain().unwrap(),
+            format!("{PEM}{PEM}").into_bytes()
+        );
+    }
+
+    #[test]
+    fn cosign_download_objects_give_their_raw_der() {
+        // What `cosign download signature` prints: Go's x509.Certificate as JSON.
+        let line = r#"{"Base64Signature":"c2ln","Payload":"e30=","Cert":{"Raw":"AAEC","RawTBSCertificate":"AA==","Version":3,"NotBefore":"2025-02-05T10:42:33Z"},"Chain":[{"Raw":"AwQ="},{"Raw":"BQY="}],"Bundle":null,"RFC3161Timestamp":null}"#;
+        let s = Signature::from_cosign_json(line.as_bytes()).unwrap();
+        assert!(s.is_keyless());
+        assert_eq!(s.certificate().unwrap(), vec![0, 1, 2]);
+        let chain = String::from_utf8(s.certificate_chain().unwrap()).unwrap();
+        assert_eq!(
+            chain,
+            "-----BEGIN CERTIFICATE-----\nAwQ=\n-----END CERTIFICATE-----\n\
+             -----BEGIN CERTIFICATE-----\nBQY=\n-----END CERTIFICATE-----\n"
+        );
+        // Written back and read again, the same bytes.
+        let again = Signature::from_cosign_json(s.to_cosign_json().as_bytes()).unwrap();
+        assert_eq!(again.certificate(), s.certificate());
+    }
+
+    #[test]
+    fn long_der_is_wrapped_at_64_columns() {
+        let der = vec![7u8; 100];
+        let s = with(
+            None,
+            Some(serde_json::json!([{"Raw": STANDARD.encode(&der)}])),
+        );
+        let chain = String::from_utf8(s.certificate_chain().unwrap()).unwrap();
+        let lines: Vec<&str> = chain.lines().collect();
+        assert_eq!(lines.len(), 5, "{chain}");
+        assert_eq!(lines[1].len(), 64);
+        let b64: String = lines[1..4].concat();
+        assert_eq!(STANDARD.decode(b64).unwrap(), der);
+    }
+
+    #[test]
+    fn unreadable_certificates_are_none_but_still_keyless() {
+        let s = with(
+            Some(serde_json::json!({"Raw": "%%%"})),
+            Some(serde_json::json!([{"Raw": "AAEC"}, {"NoRaw": 1}])),
+        );
+        assert!(s.is_keyless());
+        assert_eq!(s.certificate(), None);
+        assert_eq!(s.certificate_chain(), None);
+        let s = with(Some(serde_json::json!(42)), Some(serde_json::json!({})));
+        assert!(s.is_keyless());
+        assert_eq!(s.certificate(), None);
+        assert_eq!(s.certificate_chain(), None);
+    }
 }

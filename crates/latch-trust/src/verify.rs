@@ -1,12 +1,12 @@
-//! The verifier: a policy, the digest about to be used, the signatures found, and the
-//! time in; a verdict out.
+//! The verifier of legacy `.sig` signatures: a policy, the digest about to be used, the
+//! signatures found, and the time in; every signature's outcome out.
 //!
 //! Each signature is checked in this order, and the first failing check is its
 //! [`Rejection`]: well-formed entry; signature over the exact payload bytes by a trusted
 //! key; payload parsed strictly; payload digest equal to the digest; `docker-reference`
 //! naming the expected repository; Rekor bundle (per [`TlogMode`]). A rejected signature
-//! is reported and skipped, never fatal: the verdict holds when `threshold` distinct
-//! trusted keys each have at least one accepted signature.
+//! is reported and skipped, never fatal. Whether enough distinct signers signed is decided
+//! above this crate (`latch-decide`), over every kind of signature together.
 
 use std::fmt;
 
@@ -173,39 +173,18 @@ impl serde::Serialize for Outcome {
     }
 }
 
-/// How many signatures one trusted key contributed.
+/// Every signature's outcome, from [`verify`].
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct KeyTally {
-    /// Store id of the key (sha256 of its PEM file).
-    pub store_id: String,
-    /// Log id of the key (sha256 of its DER).
-    pub log_id: String,
-    /// Accepted signatures by this key.
-    pub accepted: usize,
-}
-
-/// The result of [`verify`]: every signature's outcome and the per-key tally. Also carried,
-/// whole, by [`VerifyError::ThresholdNotMet`].
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Verdict {
+pub struct Checked {
     /// The digest verified.
     pub digest: Digest,
-    /// Distinct keys required.
-    pub threshold: usize,
     /// One outcome per signature given, in order.
     pub outcomes: Vec<Outcome>,
-    /// One tally per trusted key, in policy order.
-    pub keys: Vec<KeyTally>,
     /// The highest log index over accepted signatures with a verified bundle.
     pub max_log_index: Option<u64>,
 }
 
-impl Verdict {
-    /// Number of distinct trusted keys with at least one accepted signature.
-    pub fn keys_satisfied(&self) -> usize {
-        self.keys.iter().filter(|k| k.accepted > 0).count()
-    }
-
+impl Checked {
     /// The accepted signatures.
     pub fn accepted(&self) -> impl Iterator<Item = &Accepted> {
         self.outcomes.iter().filter_map(|o| match o {
@@ -222,22 +201,20 @@ impl Verdict {
         })
     }
 
+    /// How many signatures the key with this `log_id` made that were accepted.
+    pub fn accepted_by(&self, log_id: &str) -> usize {
+        self.accepted().filter(|a| a.key_log_id == log_id).count()
+    }
+
     /// Whether every signature given was accepted (what Dangerzone's store demands).
     pub fn all_accepted(&self) -> bool {
         self.rejected().next().is_none()
     }
 }
 
-/// Why verification failed as a whole.
+/// Why signatures could not be checked at all.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum VerifyError {
-    /// Fewer than `threshold` distinct trusted keys validly signed the digest. The verdict
-    /// says why each signature was refused.
-    #[error("{}", threshold_message(.verdict))]
-    ThresholdNotMet {
-        /// Every signature's outcome.
-        verdict: Box<Verdict>,
-    },
     /// More than [`MAX_SIGNATURES`] signatures given.
     #[error("{count} signatures given, over the bound of {max}")]
     TooManySignatures {
@@ -248,50 +225,20 @@ pub enum VerifyError {
     },
 }
 
-fn threshold_message(v: &Verdict) -> String {
-    const SHOWN: usize = 10;
-    let mut msg = format!(
-        "{} of the {} required trusted key(s) validly signed {}",
-        v.keys_satisfied(),
-        v.threshold,
-        v.digest
-    );
-    if v.outcomes.is_empty() {
-        msg.push_str(": no signatures found");
-    }
-    for o in v.outcomes.iter().take(SHOWN) {
-        msg.push_str("; ");
-        msg.push_str(&o.to_string());
-    }
-    if v.outcomes.len() > SHOWN {
-        msg.push_str(&format!("; and {} more", v.outcomes.len() - SHOWN));
-    }
-    msg
-}
-
-/// Verifies `signatures` (as parsed, junk included) for `digest` under `policy`, at `now`
-/// (unix seconds, for the Rekor `integratedTime` check).
+/// Checks every one of `signatures` (as parsed, junk included) for `digest` under
+/// `policy`, at `now` (unix seconds, for the Rekor `integratedTime` check).
 pub fn verify(
     policy: &Policy,
     digest: &Digest,
     signatures: &[Candidate],
     now: i64,
-) -> Result<Verdict, VerifyError> {
+) -> Result<Checked, VerifyError> {
     if signatures.len() > MAX_SIGNATURES {
         return Err(VerifyError::TooManySignatures {
             count: signatures.len(),
             max: MAX_SIGNATURES,
         });
     }
-    let mut keys: Vec<KeyTally> = policy
-        .keys()
-        .iter()
-        .map(|k| KeyTally {
-            store_id: k.store_id().to_owned(),
-            log_id: k.log_id().to_owned(),
-            accepted: 0,
-        })
-        .collect();
     let mut outcomes = Vec::with_capacity(signatures.len());
     let mut max_log_index: Option<u64> = None;
     for (index, candidate) in signatures.iter().enumerate() {
@@ -301,9 +248,6 @@ pub fn verify(
         };
         match result {
             Ok(accepted) => {
-                if let Some(tally) = keys.iter_mut().find(|k| k.log_id == accepted.key_log_id) {
-                    tally.accepted += 1;
-                }
                 if let Some(t) = &accepted.tlog {
                     max_log_index = Some(max_log_index.map_or(t.log_index, |m| m.max(t.log_index)));
                 }
@@ -312,19 +256,44 @@ pub fn verify(
             Err(reason) => outcomes.push(Outcome::Rejected { index, reason }),
         }
     }
-    let verdict = Verdict {
+    Ok(Checked {
         digest: digest.clone(),
-        threshold: policy.threshold(),
         outcomes,
-        keys,
         max_log_index,
-    };
-    if verdict.keys_satisfied() < policy.threshold() {
-        return Err(VerifyError::ThresholdNotMet {
-            verdict: Box::new(verdict),
+    })
+}
+
+/// The checks of a signed simple-signing payload, once its signature has verified
+/// (whatever verified it: a trusted key here, a Fulcio certificate for keyless
+/// signatures): parsed strictly, naming `digest`, and naming `repository` when one is
+/// required.
+pub fn check_payload(
+    payload: &[u8],
+    digest: &Digest,
+    repository: Option<&Reference>,
+) -> Result<SimpleSigning, Rejection> {
+    let payload = SimpleSigning::parse(payload).map_err(Rejection::Payload)?;
+    if payload.manifest_digest() != digest {
+        return Err(Rejection::DigestMismatch {
+            expected: digest.clone(),
+            found: payload.manifest_digest().clone(),
         });
     }
-    Ok(verdict)
+    if let Some(expected) = repository {
+        let named = Reference::parse(payload.docker_reference()).map_err(|source| {
+            Rejection::BadDockerReference {
+                reference: clip(payload.docker_reference()),
+                source,
+            }
+        })?;
+        if !named.same_repository(expected) {
+            return Err(Rejection::RepositoryMismatch {
+                expected: expected.name(),
+                found: named.name(),
+            });
+        }
+    }
+    Ok(payload)
 }
 
 /// Checks one signature (see the module documentation for the order of the checks).
@@ -341,27 +310,7 @@ pub fn verify_signature(
         .iter()
         .find(|k| k.verify(signature.payload(), signature.signature()).is_ok())
         .ok_or(Rejection::SignatureNotVerified)?;
-    let payload = SimpleSigning::parse(signature.payload()).map_err(Rejection::Payload)?;
-    if payload.manifest_digest() != digest {
-        return Err(Rejection::DigestMismatch {
-            expected: digest.clone(),
-            found: payload.manifest_digest().clone(),
-        });
-    }
-    if let Some(expected) = policy.repository() {
-        let named = Reference::parse(payload.docker_reference()).map_err(|source| {
-            Rejection::BadDockerReference {
-                reference: clip(payload.docker_reference()),
-                source,
-            }
-        })?;
-        if !named.same_repository(expected) {
-            return Err(Rejection::RepositoryMismatch {
-                expected: expected.name(),
-                found: named.name(),
-            });
-        }
-    }
+    let payload = check_payload(signature.payload(), digest, policy.repository())?;
     let tlog = match (policy.tlog(), signature.bundle()) {
         (TlogMode::Ignored, _) | (TlogMode::Optional, None) => None,
         (TlogMode::Required, None) => return Err(Rejection::MissingTlogEntry),

@@ -6,12 +6,15 @@ mod common;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use common::{DZ_REPO, DZ_STORE_ID, Dz, NOW, REKOR_LOG_ID, Signer, TestLog};
+use common::{
+    DZ_REPO, DZ_STORE_ID, Dz, NOW, REKOR_LOG_ID, Signer, TestLog, accepts, distinct_signers,
+    rejects,
+};
 use latch_oci::{Descriptor, Digest, ImageManifest, Reference, media_types};
 use latch_trust::{
-    BundleError, Candidate, Outcome, Policy, Rejection, RekorBundle, RekorError, Signature,
-    SignatureParseError, TlogMode, Verdict, VerifyError, parse_cosign_download,
-    signatures_from_manifest, to_cosign_download_list, verify,
+    BundleError, Candidate, Checked, Outcome, Policy, Rejection, RekorBundle, RekorError,
+    Signature, SignatureParseError, TlogMode, parse_cosign_download, signatures_from_manifest,
+    to_cosign_download_list, verify,
 };
 use serde_json::Value;
 
@@ -19,17 +22,12 @@ fn dz() -> Option<Dz> {
     common::testdata().map(Dz::new)
 }
 
-/// The single rejection of a one-signature verification that must fail.
+/// The first rejection of a verification in which every signature must be rejected.
 fn only_rejection(policy: &Policy, digest: &Digest, sigs: &[Candidate], now: i64) -> Rejection {
-    match verify(policy, digest, sigs, now) {
-        Ok(v) => panic!("accepted: {v:?}"),
-        Err(VerifyError::ThresholdNotMet { verdict }) => {
-            let rejected: Vec<_> = verdict.rejected().collect();
-            assert_eq!(rejected.len(), sigs.len(), "{verdict:?}");
-            rejected[0].1.clone()
-        }
-        Err(e) => panic!("unexpected error {e}"),
-    }
+    let checked = rejects(policy, digest, sigs, now);
+    let (index, reason) = checked.rejected().next().expect("at least one signature");
+    assert_eq!(index, 0);
+    reason.clone()
 }
 
 fn refuse_one(policy: &Policy, digest: &Digest, sig: Signature) -> Rejection {
@@ -54,25 +52,27 @@ fn the_five_valid_files_verify() {
     assert_eq!(files.len(), 5);
     for (digest, file) in files {
         let sigs = dz.signatures(&file);
-        let verdict: Verdict =
+        let checked: Checked =
             verify(&dz.policy(), &digest, &sigs, NOW).unwrap_or_else(|e| panic!("{file}: {e}"));
-        assert!(verdict.all_accepted(), "{file}: {verdict:?}");
-        assert_eq!(verdict.keys_satisfied(), 1);
-        assert_eq!(verdict.keys[0].store_id, DZ_STORE_ID);
-        assert_eq!(verdict.keys[0].accepted, sigs.len());
-        for a in verdict.accepted() {
+        assert!(!sigs.is_empty(), "{file}");
+        assert!(checked.all_accepted(), "{file}: {checked:?}");
+        assert_eq!(distinct_signers(&checked), 1);
+        assert_eq!(checked.accepted_by(dz.test_key().log_id()), sigs.len());
+        for a in checked.accepted() {
+            assert_eq!(a.key_store_id, DZ_STORE_ID);
+            assert_eq!(a.key_log_id, dz.test_key().log_id());
             let t = a.tlog.as_ref().unwrap();
             assert_eq!(t.log_id, REKOR_LOG_ID);
             assert!(t.log_index > 160_000_000);
         }
-        let max = verdict
+        let max = checked
             .accepted()
             .filter_map(|a| a.tlog.as_ref())
             .map(|t| t.log_index)
             .max();
-        assert_eq!(verdict.max_log_index, max);
-        // The verdict serialises for `--json`.
-        let json = serde_json::to_value(&verdict).unwrap();
+        assert_eq!(checked.max_log_index, max);
+        // The outcomes serialise for `--json`.
+        let json = serde_json::to_value(&checked).unwrap();
         assert_eq!(json["outcomes"][0]["accepted"], Value::Bool(true));
     }
 }
@@ -81,15 +81,15 @@ fn the_five_valid_files_verify() {
 fn the_19e8_signature_gives_the_documented_coordinates() {
     let Some(dz) = dz() else { return };
     let (digest, sig) = dz.valid_19e8();
-    let verdict = verify(&dz.policy(), &digest, &[Ok(sig)], NOW).unwrap();
-    let a = verdict.accepted().next().unwrap();
+    let checked = accepts(&dz.policy(), &digest, &[Ok(sig)], NOW);
+    let a = checked.accepted().next().unwrap();
     let t = a.tlog.as_ref().unwrap();
     assert_eq!(t.log_index, 168_898_587);
     assert_eq!(t.integrated_time, 1_738_752_154);
     assert_eq!(a.docker_reference, DZ_REPO);
     assert_eq!(a.payload.manifest_digest(), &digest);
     assert_eq!(a.payload.optional(), None);
-    assert_eq!(verdict.max_log_index, Some(168_898_587));
+    assert_eq!(checked.max_log_index, Some(168_898_587));
 }
 
 #[test]
@@ -100,10 +100,10 @@ fn fa94_max_log_index_is_over_its_three_signatures() {
         .into_iter()
         .find(|(d, _)| d.hex().starts_with("fa94"))
         .unwrap();
-    let verdict = verify(&dz.policy(), &digest, &dz.signatures(&file), NOW).unwrap();
-    assert_eq!(verdict.outcomes.len(), 3);
-    assert_eq!(verdict.keys[0].accepted, 3);
-    assert_eq!(verdict.max_log_index, Some(164_484_602));
+    let checked = accepts(&dz.policy(), &digest, &dz.signatures(&file), NOW);
+    assert_eq!(checked.outcomes.len(), 3);
+    assert_eq!(checked.accepted_by(dz.test_key().log_id()), 3);
+    assert_eq!(checked.max_log_index, Some(164_484_602));
 }
 
 #[test]
@@ -127,7 +127,7 @@ fn repository_policy_separates_the_fixture_repositories() {
                 other => panic!("{other:?}"),
             }
         } else {
-            verify(&policy, &digest, &sigs, NOW).unwrap();
+            accepts(&policy, &digest, &sigs, NOW);
         }
     }
     // Dangerzone's production image name is not the fixtures' repository.
@@ -150,7 +150,7 @@ fn integrated_time_is_checked_against_now() {
     let Some(dz) = dz() else { return };
     let (digest, sig) = dz.valid_19e8();
     let t = 1_738_752_154;
-    verify(&dz.policy(), &digest, &[Ok(sig.clone())], t).unwrap();
+    accepts(&dz.policy(), &digest, &[Ok(sig.clone())], t);
     match only_rejection(&dz.policy(), &digest, &[Ok(sig.clone())], t - 1) {
         Rejection::Rekor(RekorError::IntegratedTimeInFuture {
             integrated_time,
@@ -165,7 +165,7 @@ fn integrated_time_is_checked_against_now() {
         .clock_skew_secs(60)
         .build()
         .unwrap();
-    verify(&lenient, &digest, &[Ok(sig)], t - 60).unwrap();
+    accepts(&lenient, &digest, &[Ok(sig)], t - 60);
 }
 
 #[test]
@@ -194,15 +194,14 @@ fn the_four_invalid_files_are_refused_for_their_fault() {
         assert_eq!(reason, Rejection::Malformed(err.clone()));
         assert_eq!(reason.check(), "malformed");
         assert!(reason.to_string().contains(expected_field), "{reason}");
-        // The error printed for the whole verification names the signature and the field.
-        let whole = verify(&dz.policy(), &digest, &sigs, NOW)
-            .unwrap_err()
-            .to_string();
+        // The outcome printed for the signature names the signature and the field.
+        let checked = verify(&dz.policy(), &digest, &sigs, NOW).unwrap();
+        let shown = checked.outcomes[0].to_string();
         assert!(
-            whole.contains("signature 0: refused (malformed)"),
-            "{whole}"
+            shown.starts_with("signature 0: refused (malformed)"),
+            "{shown}"
         );
-        assert!(whole.contains(expected_field), "{whole}");
+        assert!(shown.contains(expected_field), "{shown}");
     }
 }
 
@@ -258,16 +257,18 @@ fn valid_files_are_refused_with_the_wrong_signing_key() {
         .unwrap();
     for (digest, file) in dz.files("valid") {
         let sigs = dz.signatures(&file);
-        let Err(VerifyError::ThresholdNotMet { verdict }) = verify(&policy, &digest, &sigs, NOW)
-        else {
-            panic!("{file} accepted with the wrong key");
-        };
-        assert_eq!(verdict.keys_satisfied(), 0);
+        let checked = rejects(&policy, &digest, &sigs, NOW);
+        assert_eq!(
+            distinct_signers(&checked),
+            0,
+            "{file} accepted with the wrong key"
+        );
+        assert_eq!(checked.accepted_by(dz.test_key().log_id()), 0);
         assert!(
-            verdict
+            checked
                 .rejected()
                 .all(|(_, r)| *r == Rejection::SignatureNotVerified),
-            "{verdict:?}"
+            "{checked:?}"
         );
     }
 }
@@ -300,7 +301,8 @@ fn valid_files_are_refused_with_a_rekor_key_that_did_not_sign() {
         .build()
         .unwrap();
     let (digest, sig) = dz.valid_19e8();
-    verify(&policy, &digest, &[Ok(sig)], NOW).unwrap();
+    let v = accepts(&policy, &digest, &[Ok(sig)], NOW);
+    assert_eq!(v.max_log_index, Some(168_898_587));
 }
 
 #[test]
@@ -320,15 +322,14 @@ fn tlog_modes_on_real_signatures() {
         refuse_one(&with(TlogMode::Required), &digest, unlogged.clone()),
         Rejection::MissingTlogEntry
     );
-    let v = verify(
+    let v = accepts(
         &with(TlogMode::Optional),
         &digest,
         &[Ok(unlogged.clone())],
         NOW,
-    )
-    .unwrap();
+    );
     assert_eq!(v.max_log_index, None);
-    let v = verify(&with(TlogMode::Optional), &digest, &[Ok(sig.clone())], NOW).unwrap();
+    let v = accepts(&with(TlogMode::Optional), &digest, &[Ok(sig.clone())], NOW);
     assert_eq!(v.max_log_index, Some(168_898_587));
     // Optional: a present but invalid bundle rejects the signature.
     let b = sig.bundle().unwrap();
@@ -350,7 +351,7 @@ fn tlog_modes_on_real_signatures() {
         .tlog(TlogMode::Ignored)
         .build()
         .unwrap();
-    let v = verify(&ignored, &digest, &[Ok(unlogged)], NOW).unwrap();
+    let v = accepts(&ignored, &digest, &[Ok(unlogged)], NOW);
     assert_eq!(v.max_log_index, None);
     assert_eq!(v.accepted().next().unwrap().tlog, None);
 }
@@ -415,13 +416,12 @@ fn store_format_round_trips() {
         );
         assert!(one.contains("\",\"Payload\":{\"body\":\""), "{one}");
         assert!(one.ends_with("\"}},\"RFC3161Timestamp\":null}"), "{one}");
-        verify(
+        accepts(
             &dz.policy(),
             &digest,
             &parse_cosign_download(written.as_bytes()).unwrap(),
             NOW,
-        )
-        .unwrap();
+        );
     }
 }
 
@@ -472,12 +472,13 @@ fn sig_manifest_layers_round_trip_and_verify() {
         candidates[4],
         Err(SignatureParseError::MissingBlob { .. })
     ));
-    let verdict = verify(&dz.policy(), &digest, &candidates, NOW).unwrap();
-    assert_eq!(verdict.accepted().count(), 3);
-    assert_eq!(verdict.rejected().count(), 2);
-    assert!(!verdict.all_accepted());
-    assert_eq!(verdict.max_log_index, Some(164_484_602));
-    let text: Vec<String> = verdict.outcomes.iter().map(Outcome::to_string).collect();
+    let checked = verify(&dz.policy(), &digest, &candidates, NOW).unwrap();
+    assert_eq!(checked.accepted().count(), 3);
+    assert_eq!(checked.accepted_by(dz.test_key().log_id()), 3);
+    assert_eq!(checked.rejected().count(), 2);
+    assert!(!checked.all_accepted());
+    assert_eq!(checked.max_log_index, Some(164_484_602));
+    let text: Vec<String> = checked.outcomes.iter().map(Outcome::to_string).collect();
     assert!(
         text[3].starts_with("signature 3: refused (malformed)"),
         "{}",
@@ -531,7 +532,7 @@ fn mutations_of_a_real_signature_are_each_refused() {
     let Some(dz) = dz() else { return };
     let (digest, sig) = dz.valid_19e8();
     let policy = dz.policy();
-    verify(&policy, &digest, &[Ok(sig.clone())], NOW).unwrap();
+    accepts(&policy, &digest, &[Ok(sig.clone())], NOW);
 
     // The signature bytes.
     let mut s = sig.signature().to_vec();
@@ -627,22 +628,20 @@ fn mutations_behind_a_valid_set_are_each_refused_by_their_own_check() {
     };
     let (t, i, id) = (real.integrated_time(), real.log_index(), log.log_id());
     // Unchanged but re-signed: accepted, so each refusal below is the mutation's doing.
-    let ok = verify(
+    let ok = accepts(
         &policy,
         &digest,
         &[Ok(resigned(body.clone(), t, i, &id))],
         NOW,
-    )
-    .unwrap();
+    );
     assert_eq!(ok.max_log_index, Some(i as u64));
-    // A different (signed) index is what the verdict reports.
-    let v = verify(
+    // A different (signed) index is what is reported.
+    let v = accepts(
         &policy,
         &digest,
         &[Ok(resigned(body.clone(), t, 5_000_000_000, &id))],
         NOW,
-    )
-    .unwrap();
+    );
     assert_eq!(v.max_log_index, Some(5_000_000_000));
 
     let hash = "f21042ccdc8e4f05da36a9f588892aedde363e46eccdfc3c2702190d54a7ffee";
@@ -762,7 +761,7 @@ fn rekord_entries_bind_too() {
             .unwrap()
             .with_bundle(log.sign_bundle(body.into_bytes(), 1_700_000_000, 7, &log.log_id()))
     };
-    let v = verify(&policy, &digest, &[Ok(make(rekord("x509")))], NOW).unwrap();
+    let v = accepts(&policy, &digest, &[Ok(make(rekord("x509")))], NOW);
     assert_eq!(v.max_log_index, Some(7));
     assert_eq!(
         refuse_one(&policy, &digest, make(rekord("ssh"))),

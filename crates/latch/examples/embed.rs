@@ -50,11 +50,11 @@ async fn run(profile_arg: &str) -> Result<(), Error> {
             match updater.upgrade(&UpgradeOptions::default(), &progress).await {
                 Ok(r) => println!("upgraded to {}", r.digest),
                 // What to tell the user differs by error: match on the variant.
-                Err(Error::Rollback { detail }) => {
-                    eprintln!("the registry offered an older image: {detail}")
+                Err(e @ Error::Rollback { .. }) => {
+                    eprintln!("the registry offered an image that may be older: {e}")
                 }
-                Err(Error::FreezeSuspected { detail }) => {
-                    eprintln!("updates may be withheld: {detail}")
+                Err(Error::FreezeSuspected(freeze)) => {
+                    eprintln!("updates may be withheld: {freeze}")
                 }
                 Err(Error::Registry(e)) => eprintln!("registry unreachable, trying later: {e}"),
                 Err(e) => return Err(e),

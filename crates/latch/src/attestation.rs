@@ -7,7 +7,7 @@
 //! `attest-build-provenance` pushes them, with an inclusion proof).
 
 use latch_oci::{Digest, Reference};
-use latch_registry::{Client, RegistryError};
+use latch_registry::Client;
 use latch_sigstore::provenance::{
     Claim, ProvenancePolicy, SLSA_PROVENANCE_V1, SLSA_PROVENANCE_V02,
 };
@@ -15,10 +15,6 @@ use latch_sigstore::{Artifact, BundleVerification, Signer, TlogRequirement, Trus
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::signatures::{digest_bytes, fetch_bundles};
-
-/// Bound on the `.att` layers examined.
-const MAX_ATT_LAYERS: usize = 64;
 
 /// An attestation that satisfied the policy.
 #[derive(Debug, Clone, Serialize)]
@@ -64,18 +60,32 @@ pub async fn verify_attestation(
             "{reference}: the registry sent a manifest with digest {digest}"
         )));
     }
-    let raw = digest_bytes(&digest)
-        .map_err(|()| Error::Invalid(format!("{digest}: attestations name sha256 digests only")))?;
+    let raw = digest.sha256_bytes().ok_or_else(|| {
+        Error::Invalid(format!("{digest}: attestations name sha256 digests only"))
+    })?;
     let mut rejected = Vec::new();
     let mut found = att_attestations(client, reference, &digest, &mut rejected).await?;
-    let referrers = fetch_bundles(
+    let referrers = latch_sources::registry::fetch_bundles(
         client,
         reference,
         &digest,
-        Some(&[SLSA_PROVENANCE_V1, SLSA_PROVENANCE_V02]),
+        &[SLSA_PROVENANCE_V1, SLSA_PROVENANCE_V02],
     )
     .await?;
-    rejected.extend(referrers.skipped);
+    // Referrers of other kinds (image signatures, SBOMs) are not attestations.
+    rejected.extend(
+        referrers
+            .unusable
+            .into_iter()
+            .filter(|u| {
+                !matches!(
+                    u.what,
+                    latch_decide::UnusableKind::NotASignature { .. }
+                        | latch_decide::UnusableKind::UnsupportedArtifact { .. }
+                )
+            })
+            .map(|u| format!("{}: {}", u.location, u.what)),
+    );
     for b in referrers.bundles {
         match latch_sigstore::parse_bundle(&b.bytes, &b.location) {
             Ok(bundle) => found.push(Found {
@@ -124,16 +134,17 @@ pub async fn verify_attestation(
         }
     }
     rejected.extend(failures);
-    let detail = if rejected.is_empty() {
-        format!(
+    if rejected.is_empty() {
+        rejected.push(format!(
             "no attestation found (neither {}:{}.att nor a referrer)",
             reference.name(),
             digest.tag_form()
-        )
-    } else {
-        rejected.join("; ")
-    };
-    Err(Error::NotAttested { digest, detail })
+        ));
+    }
+    Err(Error::NotAttested {
+        digest,
+        refused: rejected,
+    })
 }
 
 fn signature_claim(v: &BundleVerification, root: &TrustRoot) -> Claim {
@@ -163,47 +174,22 @@ async fn att_attestations(
     digest: &Digest,
     rejected: &mut Vec<String>,
 ) -> Result<Vec<Found>> {
-    let att = reference
-        .repository_only()
-        .with_tag(&format!("{}.att", digest.tag_form()))?;
-    let manifest = match client.get_manifest(&att).await {
-        Ok(m) => m,
-        Err(RegistryError::NotFound { .. }) => return Ok(Vec::new()),
-        Err(e) => return Err(e.into()),
-    };
-    let Some(image) = manifest.as_image() else {
-        rejected.push(format!(
-            "{att}: an index, not a cosign attestation manifest"
-        ));
-        return Ok(Vec::new());
-    };
+    let (layers, unusable) =
+        latch_sources::registry::fetch_att_layers(client, reference, digest).await?;
+    rejected.extend(
+        unusable
+            .into_iter()
+            .map(|u| format!("{}: {}", u.location, u.what)),
+    );
     let mut out = Vec::new();
-    for (i, layer) in image.layers.iter().take(MAX_ATT_LAYERS).enumerate() {
-        let location = format!("{att} layer {i}");
-        if layer.media_type != latch_sigstore::cosign::DSSE_LAYER_MEDIA_TYPE {
-            rejected.push(format!("{location}: media type {}", layer.media_type));
-            continue;
-        }
-        let blob = match client
-            .get_blob_bytes(&att, layer, latch_sigstore::MAX_BUNDLE_BYTES as u64)
-            .await
-        {
-            Ok(b) => b,
-            Err(
-                e @ (RegistryError::TooLarge { .. }
-                | RegistryError::NotFound { .. }
-                | RegistryError::DigestMismatch { .. }
-                | RegistryError::SizeMismatch { .. }),
-            ) => {
-                rejected.push(format!("{location}: {e}"));
-                continue;
-            }
-            Err(e) => return Err(e.into()),
-        };
-        let annotations = layer.annotations.clone().unwrap_or_default();
-        match latch_sigstore::cosign::att_layer_to_bundle(&blob, &annotations, &location) {
+    for layer in layers {
+        match latch_sigstore::cosign::att_layer_to_bundle(
+            &layer.envelope,
+            &layer.annotations,
+            &layer.location,
+        ) {
             Ok(bundle) => out.push(Found {
-                location,
+                location: layer.location,
                 bundle,
                 tlog: TlogRequirement::Required,
             }),

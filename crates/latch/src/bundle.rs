@@ -4,47 +4,21 @@
 use std::path::{Path, PathBuf};
 
 use latch_sigstore::{
-    Artifact, BundleVerification, IdentityPolicy, SanMatcher, Signer, TlogRequirement, TrustRoot,
+    Artifact, BundleVerification, IdentityPolicy, SanMatcher, Signer, TlogRequirement,
 };
 
 use crate::error::{Error, Result};
 
-/// Bound on a trusted root file.
-const MAX_ROOT_FILE: u64 = 16 * 1024 * 1024;
 /// Bound on a key file.
 const MAX_KEY_FILE: u64 = 64 * 1024;
 /// Bound on an artifact read into memory.
 const MAX_ARTIFACT_FILE: u64 = 1024 * 1024 * 1024;
 
-/// Which trusted root to use.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub enum RootChoice {
-    /// The public-good production root built into Latch.
-    #[default]
-    Production,
-    /// The public-good staging root built into Latch.
-    Staging,
-    /// A `trusted_root.json` file.
-    File(PathBuf),
-}
-
-impl RootChoice {
-    /// Loads the root (a file is read bounded; nothing is fetched).
-    pub fn load(&self) -> Result<TrustRoot> {
-        Ok(match self {
-            RootChoice::Production => TrustRoot::production()?,
-            RootChoice::Staging => TrustRoot::staging()?,
-            RootChoice::File(p) => {
-                let bytes =
-                    latch_oci::layout::read_bounded(p, MAX_ROOT_FILE).map_err(Error::io(p))?;
-                TrustRoot::from_json(&bytes, &p.display().to_string())?
-            }
-        })
-    }
-}
+pub use crate::trust::RootChoice;
 
 /// What was signed: a file, or a digest given as `sha256:<hex>`.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ArtifactInput {
     /// A file to read.
     File(PathBuf),
@@ -60,12 +34,9 @@ impl ArtifactInput {
             Some(hex) => {
                 let d = latch_oci::Digest::from_sha256_hex(hex)
                     .map_err(|e| Error::Invalid(format!("digest {s}: {e}")))?;
-                let mut out = [0u8; 32];
-                for (i, b) in out.iter_mut().enumerate() {
-                    *b = u8::from_str_radix(&d.hex()[2 * i..2 * i + 2], 16)
-                        .map_err(|e| Error::Invalid(format!("digest {s}: {e}")))?;
-                }
-                Ok(ArtifactInput::Sha256(out))
+                d.sha256_bytes()
+                    .map(ArtifactInput::Sha256)
+                    .ok_or_else(|| Error::Invalid(format!("digest {s}: not sha256")))
             }
             None => Ok(ArtifactInput::File(PathBuf::from(s))),
         }
@@ -74,6 +45,7 @@ impl ArtifactInput {
 
 /// Who must have signed the bundle.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub enum SignerSpec {
     /// A keyless identity: SAN (exact, or a regular expression over the whole SAN) and
     /// OIDC issuer.

@@ -1,9 +1,17 @@
 //! Latch keeps an application's sandbox container image current from a registry it does
-//! not trust: it finds the newest image, proves a trusted key signed it, refuses anything
-//! older than what it has, installs it, and re-checks it before every use.
+//! not trust: it finds the newest image, proves trusted keys or identities signed it,
+//! refuses anything older than what it has, installs it, and re-checks it before every
+//! use.
 //!
 //! This crate holds the flows (each a function over the adapters) and is what an
-//! application embeds; the `latch` command-line tool is a thin client of it.
+//! application embeds; the `latch` command-line tool is a thin client of it. Read it
+//! bottom-up: [`error`] (what can go wrong), [`trust`] (what is trusted, read from files,
+//! and the ratchets), `stored` (the local signature store as a source), [`verify`]
+//! (one-shot verification and the one place a verdict becomes a refusal), [`updater`]
+//! (the `Updater` and what its flows share), [`flows`] and [`archive`] (one flow per
+//! file). Whether an image is trusted is decided in one place, `latch-decide`
+//! ([`decide`]), over candidates fetched by `latch-sources` ([`sources`]) or read from
+//! the store.
 //!
 //! An application builds an [`Updater`] from a [`Profile`] (a TOML file, or the same
 //! settings in code), then calls [`Updater::verify_local`] before every use of its
@@ -25,13 +33,14 @@
 //! rt.block_on(async {
 //!     match updater.upgrade(&UpgradeOptions::default(), &NoProgress).await {
 //!         Ok(report) => println!("{}: {}", report.status, report.digest),
-//!         Err(Error::Rollback { detail }) => eprintln!("refused an older image: {detail}"),
-//!         Err(Error::NotVerified(why)) => eprintln!("not signed by a trusted key: {why}"),
+//!         Err(Error::Rollback { reasons }) => eprintln!("refused a possible rollback: {reasons:?}"),
+//!         Err(Error::NotVerified { verdict }) => eprintln!("not trusted: {}", verdict.summary()),
 //!         Err(other) => return Err(other),
 //!     }
 //!     // Before each use of the sandbox:
 //!     let local = updater.verify_local(false).await?;
-//!     assert_eq!(local.verdict.keys_satisfied(), 1);
+//!     assert!(local.verdict.trusted);
+//!     assert_eq!(local.verdict.count(), 1);
 //!     Ok::<_, Error>(())
 //! })?;
 //! # Ok(()) }
@@ -45,26 +54,30 @@ pub mod archive;
 pub mod attestation;
 pub mod bundle;
 pub mod demo;
-pub mod duration;
 pub mod error;
+pub mod flows;
 pub mod inspect;
 pub mod profile;
-pub mod signatures;
-pub mod trusted;
+mod stored;
+pub mod trust;
 pub mod updater;
 pub mod verify;
 
-pub use error::{Error, Result};
+pub use error::{ArchiveError, Error, Result, Step};
+pub use flows::check::CheckReport;
+pub use flows::install::InstallReport;
+pub use flows::status::StatusReport;
+pub use flows::store_signatures::StoreReport;
+pub use flows::upgrade::{UpgradeOptions, UpgradeReport};
+pub use flows::verify_local::LocalReport;
 pub use profile::{Overrides, Profile, ProfileFile, Source};
-pub use updater::{
-    CheckReport, LocalReport, StatusReport, Step, StoreReport, Updater, UpgradeOptions,
-    UpgradeReport,
-};
+pub use trust::ratchet::{Freeze, RollbackReason};
+pub use updater::Updater;
 
+pub use latch_decide as decide;
 pub use latch_oci as oci;
 pub use latch_registry as registry;
 pub use latch_runtime as runtime;
-pub use latch_sign as sign;
 pub use latch_sigstore as sigstore;
+pub use latch_sources as sources;
 pub use latch_store as store;
-pub use latch_trust as trust;

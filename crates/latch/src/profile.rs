@@ -36,9 +36,10 @@ use latch_oci::{Platform, Reference};
 use latch_trust::TlogMode;
 use serde::Deserialize;
 
-use crate::duration::parse_duration;
+use latch_oci::parse_duration;
+
 use crate::error::{Error, Result};
-use crate::verify::{KeySource, PolicySpec};
+use crate::trust::{KeySource, RootChoice, TrustSpec};
 
 /// Bound on a profile file.
 const MAX_PROFILE_BYTES: u64 = 1024 * 1024;
@@ -171,6 +172,7 @@ pub struct UpdatesSection {
 
 /// Where updates come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Source {
     /// The image's registry.
     Registry,
@@ -195,13 +197,9 @@ pub struct Profile {
     pub source: Source,
     /// A bundled archive shipped with the application.
     pub bundled_archive: Option<PathBuf>,
-    /// The trust policy, before keys are read.
-    pub policy: PolicySpec,
-    /// Trusted keyless signers (for Sigstore bundle signatures), checked to be well
-    /// formed.
-    pub identities: Vec<IdentitySpec>,
-    /// The identities' trusted root (`None`: the public-good root built in).
-    pub trusted_root: Option<PathBuf>,
+    /// The trust (keys, identities, threshold, log, root, repository), before files are
+    /// read.
+    pub trust: TrustSpec,
     /// Lowest acceptable log index.
     pub rollback_floor: Option<u64>,
     /// Signed-version annotation to ratchet on.
@@ -317,10 +315,12 @@ impl Profile {
         } else {
             o.keys.iter().cloned().map(KeySource::File).collect()
         };
-        for identity in &t.identities {
-            identity.policy()?;
-        }
-        if keys.is_empty() && t.identities.is_empty() {
+        let identities = t
+            .identities
+            .iter()
+            .map(IdentitySpec::policy)
+            .collect::<Result<Vec<_>>>()?;
+        if keys.is_empty() && identities.is_empty() {
             return Err(Error::Profile(
                 "no trusted key: give --key PEM or `keys` (or `identities`) under [trust]".into(),
             ));
@@ -342,12 +342,18 @@ impl Profile {
             Some(r) => Reference::parse(r)?,
             None => Reference::parse(&image.name())?,
         };
-        let policy = PolicySpec {
+        let trust = TrustSpec {
             keys,
+            identities,
             threshold: o.threshold.or(t.threshold),
             rekor_keys,
             tlog,
             repository: Some(repository),
+            root: t
+                .trusted_root
+                .as_deref()
+                .map(|r| RootChoice::File(relative(base, r)))
+                .unwrap_or_default(),
         };
         let max_signature_age = match o
             .max_signature_age
@@ -394,9 +400,7 @@ impl Profile {
                 .bundled_archive
                 .clone()
                 .or_else(|| file.source.archive.as_deref().map(|a| relative(base, a))),
-            policy,
-            identities: t.identities.clone(),
-            trusted_root: t.trusted_root.as_deref().map(|r| relative(base, r)),
+            trust,
             rollback_floor: o.rollback_floor.or(t.rollback_floor),
             version_annotation: t.version_annotation.clone(),
             max_signature_age,
@@ -464,16 +468,16 @@ cooldown = "6h"
         assert_eq!(p.data_dir, Path::new("/etc/app/data"));
         assert_eq!(p.source, Source::Layout("/etc/app/mirror".into()));
         assert_eq!(p.platform.to_string(), "linux/arm64");
-        assert_eq!(p.policy.keys[0], KeySource::File("/etc/app/k.pub".into()));
-        assert!(matches!(p.policy.keys[1], KeySource::Inline(_)));
+        assert_eq!(p.trust.keys[0], KeySource::File("/etc/app/k.pub".into()));
+        assert!(matches!(p.trust.keys[1], KeySource::Inline(_)));
         assert_eq!(
-            p.policy.rekor_keys[0],
+            p.trust.rekor_keys[0],
             KeySource::File("/abs/rekor.pub".into())
         );
-        assert_eq!(p.policy.tlog, Some(TlogMode::Optional));
-        assert_eq!(p.policy.threshold, Some(2));
+        assert_eq!(p.trust.tlog, Some(TlogMode::Optional));
+        assert_eq!(p.trust.threshold, Some(2));
         assert_eq!(
-            p.policy.repository.as_ref().unwrap().name(),
+            p.trust.repository.as_ref().unwrap().name(),
             "ghcr.io/freedomofpress/dangerzone/v1"
         );
         assert_eq!(p.rollback_floor, Some(168898587));
@@ -499,7 +503,7 @@ cooldown = "6h"
         )
         .unwrap();
         assert_eq!(p.image.tag(), Some("stable"));
-        assert_eq!(p.policy.keys, vec![KeySource::File("/k.pub".into())]);
+        assert_eq!(p.trust.keys, vec![KeySource::File("/k.pub".into())]);
         assert_eq!(p.runtime, "podman");
         assert_eq!(p.data_dir, Path::new("/d"));
         let p = Profile::from_overrides(o).unwrap();
@@ -525,9 +529,9 @@ identities = [
             Overrides::default(),
         )
         .unwrap();
-        assert!(p.policy.keys.is_empty());
-        assert_eq!(p.identities.len(), 2);
-        let gh = p.identities[1].policy().unwrap();
+        assert!(p.trust.keys.is_empty());
+        assert_eq!(p.trust.identities.len(), 2);
+        let gh = &p.trust.identities[1];
         assert_eq!(gh.github.git_ref.as_deref(), Some("refs/heads/main"));
         assert!(
             gh.san

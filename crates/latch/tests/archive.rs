@@ -436,7 +436,7 @@ async fn hostile_archives_are_refused_before_anything_is_loaded() {
         }
     });
     let err = refused(&h, "other-digest.tar", &e, "refused (digest)").await;
-    assert!(matches!(err, Error::NotVerified(_)), "{err}");
+    assert!(matches!(err, Error::NotVerified { .. }), "{err}");
 
     // A truncated tar.
     let bytes = std::fs::read(&h.good).unwrap();
@@ -463,6 +463,34 @@ async fn hostile_archives_are_refused_before_anything_is_loaded() {
     }
     refused_file(&h, &path, "over the bound").await;
     e.clear();
+
+    // A 64 MiB PAX extended header (the `tar` crate would buffer it whole): refused from
+    // its header by the bounded reader, before its data is read. The file is sparse, so
+    // the 64 MiB never exist on disk either.
+    let mut pax = latch_tar::ustar_file("./PaxHeaders/x", 64 << 20, 0o644).unwrap();
+    pax[156] = b'x';
+    latch_tar::set_checksum(&mut pax);
+    let path = h.w.tmp.path().join("pax.tar");
+    {
+        use std::io::Write as _;
+        let mut f = std::fs::File::create(&path).unwrap();
+        f.write_all(&pax).unwrap();
+        f.set_len(512 + (64 << 20) + 1024).unwrap();
+    }
+    let err = refused_file(&h, &path, "PAX").await;
+    assert!(
+        matches!(
+            &err,
+            Error::Archive(a) if matches!(
+                a.as_ref(),
+                latch::ArchiveError::Tar {
+                    source: latch_tar::TarError::ExtensionTooLarge { .. },
+                    ..
+                }
+            )
+        ),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]

@@ -14,7 +14,7 @@ use latch::oci::Digest;
 use latch::registry::NoProgress;
 use latch::sigstore::cosign::COSIGN_SIGN_PREDICATE;
 use latch::{Error, Overrides, Profile, ProfileFile, Updater, UpgradeOptions};
-use latch_testkit::sigstore::{GITHUB_ISSUER, Leaf, TestSigstore, pae, statement};
+use latch_testkit::sigstore::{GITHUB_ISSUER, Leaf, TestSigstore, statement};
 
 const WORKFLOW: &str = ".github/workflows/release.yml";
 
@@ -85,7 +85,7 @@ impl Keyless {
             .await
             .unwrap()
             .descriptor();
-        latch::signatures::attach_bundle(
+        latch::sources::registry::attach_bundle(
             &self.w.client,
             &latest,
             &subject,
@@ -112,29 +112,19 @@ impl Keyless {
     }
 }
 
+/// How many cosign v3 signatures (bundles) the verdict accepted.
+fn bundles(v: &latch::decide::Verdict) -> usize {
+    v.accepted_bundles().count()
+}
+
+/// How many legacy `.sig` signatures the verdict accepted.
+fn sigs(v: &latch::decide::Verdict) -> usize {
+    v.accepted_sigs().count()
+}
+
 /// A key-signed cosign v3 signature without a log entry (`--tlog-upload=false`).
 fn key_bundle(key: &TestKey, digest: &Digest) -> Vec<u8> {
-    let payload = statement(
-        &digest.to_string(),
-        COSIGN_SIGN_PREDICATE,
-        serde_json::json!({}),
-    );
-    let payload_type = "application/vnd.in-toto+json";
-    let sig = key.sign(&pae(payload_type, &payload));
-    serde_json::to_vec(&serde_json::json!({
-        "mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
-        "verificationMaterial": {
-            "publicKey": {"hint": ""},
-            "tlogEntries": [],
-            "timestampVerificationData": {}
-        },
-        "dsseEnvelope": {
-            "payloadType": payload_type,
-            "payload": STANDARD.encode(&payload),
-            "signatures": [{"sig": STANDARD.encode(sig), "keyid": ""}]
-        }
-    }))
-    .unwrap()
+    latch_testkit::cosign::key_bundle(&key.key, &digest.to_string())
 }
 
 #[tokio::test]
@@ -151,18 +141,22 @@ async fn an_identities_only_profile_upgrades_verifies_and_ratchets_on_bundles() 
         .unwrap();
     assert_eq!(r.status, "upgraded", "{r:?}");
     assert_eq!(r.digest, v1);
-    assert_eq!(r.bundles.len(), 1);
+    assert_eq!(bundles(&r.verdict), 1);
     assert_eq!(r.log_index, Some(100));
-    assert!(r.verdict.outcomes.is_empty(), "no legacy signature exists");
+    assert_eq!(sigs(&r.verdict), 0, "no legacy signature exists");
+    assert_eq!(r.verdict.count(), 1);
     let json = serde_json::to_value(&r).unwrap();
-    assert_eq!(json["bundles"][0]["signer"]["identity"], san(repo));
+    let outcome = &json["verdict"]["outcomes"][0];
+    assert_eq!(outcome["kind"], "bundle");
+    assert_eq!(outcome["signer"]["identity"], san(repo));
+    assert_eq!(json["verdict"]["signers"][0]["trusted"]["kind"], "identity");
 
     // Kept in the store and re-verified offline before use.
     let stored = k.w.tmp.path().join("data/signatures/bundles");
     assert!(stored.join(format!("{}.json", v1.hex())).is_file());
     let local = u.verify_local(true).await.unwrap();
     assert_eq!(local.digest, v1);
-    assert_eq!(local.bundles.len(), 1);
+    assert_eq!(bundles(&local.verdict), 1);
     assert_eq!(local.log_index, Some(100));
     let status = u.status().await.unwrap();
     assert_eq!(status.identities.len(), 1);
@@ -182,7 +176,17 @@ async fn an_identities_only_profile_upgrades_verifies_and_ratchets_on_bundles() 
     // The registry serves the older image again: refused by the bundle's log index.
     k.w.retag_latest(&v1).await;
     match u.upgrade(&UpgradeOptions::default(), &NoProgress).await {
-        Err(Error::Rollback { detail }) => assert!(detail.contains("100"), "{detail}"),
+        Err(Error::Rollback { reasons }) => assert!(
+            reasons.iter().any(|r| matches!(
+                r,
+                latch::RollbackReason::OlderLogIndex {
+                    accepted: 200,
+                    offered: 100,
+                    ..
+                }
+            )),
+            "{reasons:?}"
+        ),
         other => panic!("expected a rollback refusal, got {other:?}"),
     }
     assert_eq!(u.verify_local(false).await.unwrap().digest, v2);
@@ -193,7 +197,7 @@ async fn an_identities_only_profile_upgrades_verifies_and_ratchets_on_bundles() 
     k.sign_keyless(&v3, "freedomofpress/dangerzone-image", 300)
         .await;
     match u.upgrade(&UpgradeOptions::default(), &NoProgress).await {
-        Err(e @ Error::SignersNotVerified { .. }) => {
+        Err(e @ Error::NotVerified { .. }) => {
             assert_eq!(e.kind(), "not-verified");
             let msg = e.to_string();
             assert!(msg.contains("0 of the 1 required"), "{msg}");
@@ -221,7 +225,7 @@ async fn an_identities_only_profile_upgrades_verifies_and_ratchets_on_bundles() 
     )));
     std::fs::write(&file, serde_json::to_vec(&bundles).unwrap()).unwrap();
     match u.verify_local(false).await {
-        Err(e @ Error::SignersNotVerified { .. }) => {
+        Err(e @ Error::NotVerified { .. }) => {
             assert!(e.to_string().contains("bundles"), "{e}")
         }
         other => panic!("expected a refusal, got {other:?}"),
@@ -243,7 +247,7 @@ async fn keys_and_identities_count_together_towards_the_threshold() {
     k.w.sign(&v1, 100, now() - 7200, "1.0.0").await;
     let u = k.updater(&[&san(repo), &san(other)], true, 2, "data");
     match u.upgrade(&UpgradeOptions::default(), &NoProgress).await {
-        Err(e @ Error::SignersNotVerified { .. }) => {
+        Err(e @ Error::NotVerified { .. }) => {
             assert!(e.to_string().contains("1 of the 2 required"), "{e}")
         }
         other => panic!("expected 1 of 2, got {other:?}"),
@@ -255,15 +259,13 @@ async fn keys_and_identities_count_together_towards_the_threshold() {
         .await
         .unwrap();
     assert_eq!(r.status, "upgraded");
-    assert_eq!(r.verdict.keys_satisfied(), 1);
-    assert_eq!(r.bundles.len(), 1);
+    assert_eq!(sigs(&r.verdict), 1);
+    assert_eq!(r.verdict.count(), 2);
+    assert_eq!(bundles(&r.verdict), 1);
     // The highest index of either kind is the floor.
     assert_eq!(r.log_index, Some(150));
     let local = u.verify_local(true).await.unwrap();
-    assert_eq!(
-        (local.verdict.keys_satisfied(), local.bundles.len()),
-        (1, 1)
-    );
+    assert_eq!((sigs(&local.verdict), bundles(&local.verdict)), (1, 1));
 
     // Two bundles by one identity are one signer: still 1 of 2 without the key.
     let v2 = k.w.push_image(2, "latest");
@@ -271,7 +273,7 @@ async fn keys_and_identities_count_together_towards_the_threshold() {
     k.sign_keyless(&v2, repo, 301).await;
     assert!(matches!(
         u.upgrade(&UpgradeOptions::default(), &NoProgress).await,
-        Err(Error::SignersNotVerified { .. })
+        Err(Error::NotVerified { .. })
     ));
     // The second maintainer signs too: 2 distinct identities.
     k.sign_keyless(&v2, other, 302).await;
@@ -279,7 +281,10 @@ async fn keys_and_identities_count_together_towards_the_threshold() {
         .upgrade(&UpgradeOptions::default(), &NoProgress)
         .await
         .unwrap();
-    assert_eq!((r.status, &r.digest, r.bundles.len()), ("upgraded", &v2, 3));
+    assert_eq!(
+        (r.status, &r.digest, bundles(&r.verdict)),
+        ("upgraded", &v2, 3)
+    );
     assert_eq!(r.log_index, Some(302));
 }
 
@@ -303,7 +308,7 @@ async fn key_signed_bundles_upgrade_and_travel_through_an_archive() {
         .upgrade(&UpgradeOptions::default(), &NoProgress)
         .await
         .unwrap();
-    assert_eq!((r.status, r.bundles.len()), ("upgraded", 1));
+    assert_eq!((r.status, bundles(&r.verdict)), ("upgraded", 1));
     assert!(u.verify_local(true).await.is_ok());
 
     // A layout mirror holding the referrers (as `oras copy -r` writes one: each referrer
@@ -327,7 +332,7 @@ async fn key_signed_bundles_upgrade_and_travel_through_an_archive() {
         }
     };
     pull(latest.clone()).await;
-    let found = latch::signatures::fetch_bundles(&k.w.client, &latest, &v1, None)
+    let found = latch::sources::registry::fetch_signature_bundles(&k.w.client, &latest, &v1)
         .await
         .unwrap();
     assert_eq!(found.bundles.len(), 2);
@@ -335,7 +340,7 @@ async fn key_signed_bundles_upgrade_and_travel_through_an_archive() {
     for b in &found.bundles {
         let at = latest
             .repository_only()
-            .with_digest(b.manifest_digest.clone());
+            .with_digest(b.manifest_digest.clone().unwrap());
         pull(at.clone()).await;
         let mut d = k.w.client.get_manifest(&at).await.unwrap().descriptor();
         d.artifact_type = Some(latch::sigstore::cosign::BUNDLE_V03_MEDIA_TYPE.to_owned());
@@ -356,7 +361,10 @@ async fn key_signed_bundles_upgrade_and_travel_through_an_archive() {
         .upgrade(&UpgradeOptions::default(), &NoProgress)
         .await
         .unwrap();
-    assert_eq!((r.status, &r.digest, r.bundles.len()), ("upgraded", &v1, 1));
+    assert_eq!(
+        (r.status, &r.digest, bundles(&r.verdict)),
+        ("upgraded", &v1, 1)
+    );
     assert!(mirrored.verify_local(true).await.is_ok());
 
     // Across the air gap: the archive carries the referrer, the other side verifies it.
@@ -374,7 +382,10 @@ async fn key_signed_bundles_upgrade_and_travel_through_an_archive() {
         .load_archive(&archive, &UpgradeOptions::default())
         .await
         .unwrap();
-    assert_eq!((r.status, &r.digest, r.bundles.len()), ("upgraded", &v1, 1));
+    assert_eq!(
+        (r.status, &r.digest, bundles(&r.verdict)),
+        ("upgraded", &v1, 1)
+    );
     assert!(offline.verify_local(true).await.is_ok());
 
     // Another side trusting the stranger's key refuses the archive before loading
@@ -388,7 +399,7 @@ async fn key_signed_bundles_upgrade_and_travel_through_an_archive() {
         refusing
             .load_archive(&archive, &UpgradeOptions::default())
             .await,
-        Err(Error::SignersNotVerified { .. })
+        Err(Error::NotVerified { .. })
     ));
     assert!(matches!(
         refusing.verify_local(false).await,

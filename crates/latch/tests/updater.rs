@@ -133,7 +133,7 @@ async fn attacks_are_refused_and_the_previous_image_still_verifies() {
         .upgrade(&UpgradeOptions::default(), &NoProgress)
         .await
         .unwrap_err();
-    assert!(matches!(err, Error::NotVerified(_)), "{err}");
+    assert!(matches!(err, Error::NotVerified { .. }), "{err}");
     assert!(err.to_string().contains("refused (signature)"), "{err}");
     still_installed(&u, &v2).await;
 
@@ -258,7 +258,7 @@ async fn a_registry_that_lies_about_the_manifest_is_refused() {
         .await
         .unwrap_err();
     assert!(
-        matches!(err, Error::NoSignatures { .. } | Error::NotVerified(_)),
+        matches!(err, Error::NoSignatures { .. } | Error::NotVerified { .. }),
         "{err}"
     );
     still_installed(&u, &v1).await;
@@ -420,7 +420,7 @@ async fn a_tampered_store_is_reported_never_trusted() {
     );
     std::fs::write(&file, latch::trust::to_cosign_download_list(&[other])).unwrap();
     let err = u.verify_local(false).await.unwrap_err();
-    assert!(matches!(err, Error::NotVerified(_)), "{err}");
+    assert!(matches!(err, Error::NotVerified { .. }), "{err}");
     // Garbage: reported as corrupt, left in place.
     std::fs::write(&file, b"{garbage").unwrap();
     let err = u.verify_local(false).await.unwrap_err();
@@ -500,7 +500,7 @@ async fn a_layout_mirror_is_verified_the_same_way() {
         .upgrade(&UpgradeOptions::default(), &NoProgress)
         .await
         .unwrap_err();
-    assert!(matches!(err, Error::NotVerified(_)), "{err}");
+    assert!(matches!(err, Error::NotVerified { .. }), "{err}");
 }
 
 #[tokio::test]
@@ -613,11 +613,28 @@ async fn images_signed_by_cosign_and_skopeo_upgrade() {
         .arg(format!("oci:{}:latest", dir.display()))
         .arg(format!("docker://{}:latest", w.repo));
     run(&mut c);
-    let r = u
-        .upgrade(&UpgradeOptions::default(), &NoProgress)
-        .await
-        .unwrap();
+    // Neither signature is logged nor carries a signed version: once an image is
+    // installed, nothing proves the next one is not older, so it takes --force (loudly).
+    match u.upgrade(&UpgradeOptions::default(), &NoProgress).await {
+        Err(Error::Rollback { reasons }) => assert!(
+            matches!(
+                reasons[..],
+                [latch::RollbackReason::Unprovable {
+                    installed: true,
+                    ..
+                }]
+            ),
+            "{reasons:?}"
+        ),
+        other => panic!("expected an unprovable rollback, got {other:?}"),
+    }
+    let forced = UpgradeOptions {
+        force: true,
+        ..UpgradeOptions::default()
+    };
+    let r = u.upgrade(&forced, &NoProgress).await.unwrap();
     assert_eq!(&r.digest, index.digest());
+    assert!(r.forced && r.warnings.iter().any(|w| w.starts_with("ROLLBACK FORCED")));
     assert_eq!(u.verify_local(true).await.unwrap().digest, *index.digest());
 }
 
@@ -690,4 +707,141 @@ async fn into_docker() {
         Err(Error::NoSignatures { .. })
     ));
     assert_eq!(u.verify_local(false).await.unwrap().digest, v2);
+}
+
+/// Rollback protection is never lost silently: with the log optional, an older image whose
+/// signature simply omits its (unsigned) Rekor bundle does not replace a newer one; with
+/// no Rekor key, a rollback floor is still enforced; each refusal is typed, with the
+/// values, and `force` takes the image only loudly.
+#[tokio::test]
+async fn rollback_protection_is_never_lost_silently() {
+    let w = World::new();
+    let v1 = w.push_image(1, "latest");
+    let v2 = w.publish(2, 200, "2.0.0").await;
+    let optional = latch::Overrides {
+        tlog: Some(latch::trust::TlogMode::Optional),
+        ..w.overrides()
+    };
+    let u = w.updater_with(optional);
+    assert_eq!(installs(&u).await, v2);
+    // v1, signed by the trusted key, its bundle dropped: nothing proves it is not older.
+    let unlogged = make_signature(&w.key, &w.repo, &v1, None, &[]);
+    push_signatures(&w.client, &w.reference("latest"), &v1, &[unlogged]).await;
+    w.retag_latest(&v1).await;
+    match u.upgrade(&UpgradeOptions::default(), &NoProgress).await {
+        Err(Error::Rollback { reasons }) => {
+            assert_eq!(
+                reasons,
+                vec![latch::RollbackReason::Unprovable {
+                    floor: Some(200),
+                    installed: true
+                }]
+            );
+            let e = Error::Rollback { reasons };
+            assert!(e.to_string().contains("nothing proves"), "{e}");
+            assert_eq!(e.details().unwrap()["reasons"][0]["kind"], "unprovable");
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    still_installed(&u, &v2).await;
+    // `check` says the same.
+    assert!(matches!(u.check(true).await, Err(Error::Rollback { .. })));
+    // Forced: taken, and said loudly.
+    let forced = UpgradeOptions {
+        force: true,
+        ..UpgradeOptions::default()
+    };
+    let r = u.upgrade(&forced, &NoProgress).await.unwrap();
+    assert_eq!(r.digest, v1);
+    assert!(r.forced);
+    assert!(
+        r.warnings.iter().any(|w| w.starts_with("ROLLBACK FORCED")),
+        "{:?}",
+        r.warnings
+    );
+
+    // No Rekor key: the log is ignored, so no signature carries a verified index; a
+    // floor the application ships is still enforced, not skipped.
+    let v3 = w.publish(3, 300, "3.0.0").await;
+    let no_log = latch::Overrides {
+        rekor_keys: vec![],
+        rollback_floor: Some(250),
+        data_dir: Some(w.tmp.path().join("no-log")),
+        ..w.overrides()
+    };
+    let fresh = w.updater_with(no_log);
+    match fresh.upgrade(&UpgradeOptions::default(), &NoProgress).await {
+        Err(Error::Rollback { reasons }) => assert_eq!(
+            reasons,
+            vec![latch::RollbackReason::Unprovable {
+                floor: Some(250),
+                installed: false
+            }]
+        ),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    assert!(matches!(
+        fresh.verify_local(false).await,
+        Err(Error::NotInstalled { .. })
+    ));
+    // A proven older index is refused with both values.
+    let floor = latch::Overrides {
+        rollback_floor: Some(350),
+        data_dir: Some(w.tmp.path().join("floor")),
+        ..w.overrides()
+    };
+    match w
+        .updater_with(floor)
+        .upgrade(&UpgradeOptions::default(), &NoProgress)
+        .await
+    {
+        Err(Error::Rollback { reasons }) => assert_eq!(
+            reasons,
+            vec![latch::RollbackReason::BelowFloor {
+                floor: 350,
+                offered: 300
+            }]
+        ),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    let _ = v3;
+}
+
+/// On a fresh installation, an image without the signed version the profile ratchets on
+/// is refused for what is missing, not as "older than the one accepted".
+#[tokio::test]
+async fn a_missing_signed_version_is_named_as_missing() {
+    let w = World::new();
+    let d = w.push_image(1, "latest");
+    let sig = make_signature(
+        &w.key,
+        &w.repo,
+        &d,
+        Some((
+            &w.log,
+            LogPosition {
+                index: 10,
+                time: now() - 60,
+            },
+        )),
+        &[],
+    );
+    push_signatures(&w.client, &w.reference("latest"), &d, &[sig]).await;
+    let mut profile = latch::Profile::from_overrides(w.overrides()).unwrap();
+    profile.version_annotation = Some(common::VERSION.to_owned());
+    let u = w.updater_for(profile);
+    let e = u
+        .upgrade(&UpgradeOptions::default(), &NoProgress)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&e, Error::Rollback { reasons } if reasons == &vec![latch::RollbackReason::MissingVersion { annotation: common::VERSION.to_owned() }]),
+        "{e:?}"
+    );
+    let msg = e.to_string();
+    assert!(
+        !msg.contains("older than the one already accepted"),
+        "{msg}"
+    );
+    assert!(msg.contains(common::VERSION), "{msg}");
 }

@@ -63,8 +63,8 @@ pub async fn run(_global: &GlobalArgs, args: Args) -> Result<ExitCode, AnyError>
             println!("   platform image {p}");
         }
         println!(
-            "   signed by {} of {} required key(s), log index {}",
-            up.verdict.keys_satisfied(),
+            "   signed by {} of {} required trusted signer(s), log index {}",
+            up.verdict.count(),
             up.verdict.threshold,
             up.log_index
                 .map(|i| i.to_string())

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use latch::sign::{Password, PrivateKey, write_key_pair};
+use latch_sign::{Password, PrivateKey, write_key_pair};
 
 use crate::GlobalArgs;
 use crate::output::{AnyError, print_json};

@@ -52,10 +52,10 @@ pub async fn run(global: &GlobalArgs, args: Args) -> Result<ExitCode, AnyError> 
         println!("{} is already installed ({})", report.image, report.digest);
     } else {
         println!(
-            "Loaded {} as {} ({} of {} required key(s){})",
+            "Loaded {} as {} ({} of {} required trusted signer(s){})",
             report.digest,
             report.image,
-            report.verdict.keys_satisfied(),
+            report.verdict.count(),
             report.verdict.threshold,
             report
                 .log_index

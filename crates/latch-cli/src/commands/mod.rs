@@ -23,7 +23,6 @@ mod verification_output;
 pub mod verify;
 pub mod verify_attestation;
 pub mod verify_bundle;
-mod verify_bundles;
 pub mod verify_local;
 pub mod verify_signatures;
 
@@ -46,40 +45,20 @@ pub fn reference(s: &str) -> Result<Reference, AnyError> {
     Ok(Reference::parse(s)?)
 }
 
-/// "N of M required key(s)" for legacy signatures alone; with cosign v3 signatures, the
-/// distinct signers of both kinds.
-pub fn signed_by(
-    verdict: &latch::trust::Verdict,
-    bundles: &[latch::sigstore::BundleVerification],
-) -> String {
-    if bundles.is_empty() {
-        return format!(
-            "{} of {} required key(s)",
-            verdict.keys_satisfied(),
-            verdict.threshold
-        );
+/// "N of M required trusted signer(s)", and who they are.
+pub fn signed_by(verdict: &latch::decide::Verdict) -> String {
+    let who: Vec<String> = verdict
+        .signers
+        .iter()
+        .map(|c| c.trusted.to_string())
+        .collect();
+    let mut s = format!(
+        "{} of {} required trusted signer(s)",
+        verdict.count(),
+        verdict.threshold
+    );
+    if !who.is_empty() {
+        s.push_str(&format!(" ({})", who.join(", ")));
     }
-    format!(
-        "{} distinct trusted signer(s) ({} legacy, {} cosign v3 signature(s))",
-        latch::trusted::distinct_signers(verdict, bundles).len(),
-        verdict.accepted().count(),
-        bundles.len()
-    )
-}
-
-/// One accepted cosign v3 signature, for humans.
-pub fn describe_bundle(b: &latch::sigstore::BundleVerification) -> String {
-    let signer = match &b.signer {
-        latch::sigstore::SignerInfo::Key { name } => format!("key {name}"),
-        latch::sigstore::SignerInfo::Certificate { identity, issuer } => format!(
-            "{} from {}",
-            identity.as_deref().unwrap_or("?"),
-            issuer.as_deref().unwrap_or("?")
-        ),
-    };
-    let log = match b.max_log_index() {
-        Some(i) => format!("log index {i}"),
-        None => "no transparency log".to_owned(),
-    };
-    format!("cosign v3 signature {} by {signer}, {log}", b.location)
+    s
 }

@@ -2,8 +2,8 @@
 
 use std::process::ExitCode;
 
-use latch::sign::nightly::human_duration;
-use latch::sign::{NightlyQuery, nightlies, now_unix, parse_duration};
+use latch_sign::nightly::human_duration;
+use latch_sign::{NightlyQuery, nightlies, now_unix, parse_duration};
 
 use crate::GlobalArgs;
 use crate::output::{AnyError, print_json};

@@ -3,8 +3,8 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use latch::sign::sign::parse_annotation;
-use latch::sign::{Password, PrivateKey, PublicKey, SignOptions, TlogUploader, now_unix, sign};
+use latch_sign::sign::parse_annotation;
+use latch_sign::{Password, PrivateKey, PublicKey, SignOptions, TlogUploader, now_unix, sign};
 
 use crate::GlobalArgs;
 use crate::output::{AnyError, print_json};

@@ -9,12 +9,14 @@ use crate::GlobalArgs;
 use crate::output::{AnyError, print_json};
 use crate::progress::Bar;
 
-/// Upgrade to the newest image that the trusted keys signed, refusing anything older.
+/// Upgrade to the newest image that the trusted signers signed, refusing anything older.
 ///
-/// Resolves the profile's tag to a digest, fetches the signatures, verifies them (trusted
-/// keys, this digest, this repository, Rekor where required), refuses a rollback (a lower
-/// log index, an older log time or signed version) and a possible freeze (newest signature
-/// older than the maximum age), pulls by digest, checks the runtime now holds exactly that
+/// Resolves the profile's tag to a digest, fetches the signatures and makes the one trust
+/// decision (trusted keys and keyless identities, distinct signers against the threshold,
+/// this digest, this repository, Rekor where required), refuses a possible rollback (a
+/// lower log index, an older log time or signed version, or nothing that proves the image
+/// is not older than the installed one) and a possible freeze (newest signature older than
+/// the maximum age), pulls by digest, checks the runtime now holds exactly that
 /// digest, stores the signatures and state atomically, tags the image and removes older
 /// ones. Says so when already up to date. An upgrade killed at any point leaves the old
 /// image installed and verifiable.
@@ -25,7 +27,8 @@ use crate::progress::Bar;
 pub struct Args {
     #[command(flatten)]
     pub profile: ProfileArgs,
-    /// Accept an image older than the installed one (bypasses only the rollback check).
+    /// Accept an image that may be older than the installed one (bypasses only the
+    /// rollback check, and says so loudly).
     #[arg(long)]
     pub force: bool,
     /// Wait for another running upgrade instead of failing at once.
@@ -72,14 +75,11 @@ pub async fn run(global: &GlobalArgs, args: Args) -> Result<ExitCode, AnyError> 
     }
     println!(
         "  signed by {}{}",
-        super::signed_by(&report.verdict, &report.bundles),
+        super::signed_by(&report.verdict),
         report
             .log_index
             .map(|i| format!(", log index {i}"))
             .unwrap_or_default()
     );
-    for b in &report.bundles {
-        println!("  {}", super::describe_bundle(b));
-    }
     Ok(ExitCode::SUCCESS)
 }

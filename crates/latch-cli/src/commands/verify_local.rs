@@ -7,7 +7,7 @@ use crate::GlobalArgs;
 use crate::output::{AnyError, print_json};
 
 /// Verify the installed image before using it: the runtime holds the digest Latch
-/// installed, and its stored signatures still verify with the trusted keys.
+/// installed, and its stored signatures still make the same trust decision, offline.
 ///
 /// Run it before every use of the sandbox. With the built-in store it also re-hashes the
 /// manifests and config (and every layer with --deep). Exit 0 only when verified.
@@ -35,18 +35,17 @@ pub async fn run(global: &GlobalArgs, args: Args) -> Result<ExitCode, AnyError> 
     } else {
         println!(
             "Verified {}@{} in {}: signed by {}{}",
-            report.image.split(':').next().unwrap_or(&report.image),
+            latch::oci::Reference::parse(&report.image)
+                .map(|r| r.name())
+                .unwrap_or_else(|_| report.image.clone()),
             report.digest,
             report.runtime,
-            super::signed_by(&report.verdict, &report.bundles),
+            super::signed_by(&report.verdict),
             report
                 .log_index
                 .map(|i| format!(", log index {i}"))
                 .unwrap_or_default()
         );
-        for b in &report.bundles {
-            println!("  {}", super::describe_bundle(b));
-        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use latch::oci::Digest;
-use latch::verify::{now_unix, verify_file};
+use latch::verify::{decide_file, now_unix};
 
 use super::trust_args::TrustArgs;
 use super::verification_output::report;
@@ -13,11 +13,13 @@ use crate::output::AnyError;
 
 /// Verify a file of `cosign download signature` output for an image digest, offline.
 ///
-/// The file is a JSON list (Dangerzone's store format) or one JSON object per line. Each
-/// signature is checked over its exact payload bytes with the trusted keys; the payload
-/// must name the digest (and --repository, if given); with --rekor-key its Rekor SET and
-/// entry must verify too. Signatures by other keys, for other digests, or malformed ones
-/// are reported and skipped. Exit 0 only when enough trusted keys signed.
+/// The file is a JSON list (Dangerzone's store format) or one JSON object per line. It is
+/// decided on exactly as `latch verify` decides: each signature is checked over its exact
+/// payload bytes with the trusted keys (or, for a keyless signature, its certificate
+/// against the trusted identities and root); the payload must name the digest (and
+/// --repository, if given); with --rekor-key its Rekor SET and entry must verify too.
+/// Signatures by other keys, for other digests, or malformed ones are reported and
+/// skipped. Exit 0 only when enough distinct trusted signers signed.
 ///
 /// Example: latch verify-signatures --key test.pub.key --rekor-key rekor.pub --digest sha256:19e8…8a67 signatures.json
 #[derive(clap::Args)]
@@ -41,15 +43,7 @@ pub struct Args {
 /// Runs the command.
 pub async fn run(_global: &GlobalArgs, args: Args) -> Result<ExitCode, AnyError> {
     let digest = Digest::parse(&args.digest)?;
-    if args.trust.keys.is_empty() {
-        return Err("no trusted key: give --key PEM".into());
-    }
-    let policy = args.trust.spec(args.repository.as_deref())?.build()?;
-    let result = verify_file(&args.file, &digest, &policy, now_unix());
-    report(
-        result,
-        &args.file.display().to_string(),
-        &digest.to_string(),
-        args.json,
-    )
+    let trust = args.trust.spec(args.repository.as_deref())?.load()?;
+    let decided = decide_file(&args.file, &digest, &trust, now_unix())?;
+    report(&decided, &args.file.display().to_string(), args.json)
 }

@@ -3,13 +3,15 @@
 Every exception carries ``kind``, a stable kebab-case name of what failed (such as
 ``"not-verified"``, ``"rollback"``, ``"registry-unreachable"``), and ``verdict``: when
 signatures were looked at and refused, the verdict as a dict (every signature and why it
-was refused), else ``None``. The message is the whole chain of causes, in words.
+was refused, and the distinct trusted signers counted), else ``None``. A
+:class:`RollbackError` also carries ``reasons`` and a :class:`FreezeError` the figures
+of the freeze. The message is the whole chain of causes, in words.
 
 The rule for an application: if ``Updater.verify_local()`` raises *any* ``LatchError``,
 do not use the image.
 """
 
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 __all__ = [
     "LatchError",
@@ -45,9 +47,10 @@ class ConfigurationError(LatchError, ValueError):
 
 
 class VerificationError(LatchError):
-    """The image is not proven: too few trusted keys validly signed its digest (see
-    ``verdict``), the signatures are malformed, or a signature check failed. Nothing was
-    installed; what was installed before still is."""
+    """The image is not proven: too few distinct trusted signers (keys and keyless
+    identities) validly signed its digest (see ``verdict``), the signatures are
+    malformed, or a signature check failed. Nothing was installed; what was installed
+    before still is."""
 
 
 class NoSignaturesError(VerificationError):
@@ -56,14 +59,34 @@ class NoSignaturesError(VerificationError):
 
 
 class RollbackError(VerificationError):
-    """The image is validly signed but older than one already accepted (its log index,
-    log time or signed version is lower): a rollback attack, or a mirror lagging behind.
-    ``upgrade(force=True)`` accepts it anyway."""
+    """The image is validly signed but may be older than one already accepted: its log
+    index, log time or signed version is lower, it is below the rollback floor, or
+    nothing in its signatures proves it is not older (no verified log entry, no signed
+    version). A rollback attack, or a mirror lagging behind. ``upgrade(force=True)``
+    accepts it anyway, saying so."""
+
+    #: Each ratchet that refused, as a dict with ``kind`` (``"below-floor"``,
+    #: ``"older-log-index"``, ``"older-time"``, ``"older-version"``,
+    #: ``"missing-version"``, ``"unprovable"``) and the values compared (``floor``,
+    #: ``log_id``, ``accepted``, ``offered``, ``annotation``, ``installed``).
+    reasons: List[Dict[str, Any]] = []
 
 
 class FreezeError(VerificationError):
     """The newest signature the registry offers is older than the profile's
     ``max_signature_age``: the registry may be withholding updates (a freeze attack)."""
+
+    #: The image.
+    image: Optional[str] = None
+    #: The newest authenticated signing time of its signatures (unix seconds), or
+    #: ``None`` when none carries one.
+    newest_signed_time: Optional[int] = None
+    #: The time of the check (unix seconds).
+    now: Optional[int] = None
+    #: The profile's maximum age, in seconds.
+    max_age_secs: Optional[int] = None
+    #: Whether the registry still serves the installed image.
+    still_installed: Optional[bool] = None
 
 
 class RegistryError(LatchError):

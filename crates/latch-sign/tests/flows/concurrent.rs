@@ -4,7 +4,6 @@ use std::sync::Arc;
 
 use latch_sign::{PrivateKey, SignOptions, sign};
 use latch_testkit::Registry;
-use latch_trust::verify;
 
 use crate::*;
 

@@ -2,7 +2,6 @@
 
 use latch_sign::{KeyError, KeyFileError, Password, PrivateKey, SignOptions, sign, write_key_pair};
 use latch_testkit::{Registry, try_run};
-use latch_trust::verify;
 
 use crate::*;
 
@@ -145,7 +144,7 @@ async fn latch_keys_sign_with_cosign_and_skopeo() {
     // repo:tag, cosign the bare repository).
     let public_key = PublicKey::from_pem(&std::fs::read(&public).unwrap()).unwrap();
     for (image, digest) in [(&by_cosign, &d1), (&by_skopeo, &d2)] {
-        let policy = latch_trust::Policy::builder()
+        let policy = latch_decide::Trust::builder()
             .key(public_key.clone())
             .tlog(latch_trust::TlogMode::Ignored)
             .repository(image.clone())
@@ -153,7 +152,7 @@ async fn latch_keys_sign_with_cosign_and_skopeo() {
             .unwrap();
         let sigs = signatures(image).await;
         let verdict = verify(&policy, digest, &sigs, now()).unwrap();
-        assert_eq!(verdict.keys_satisfied(), 1);
+        assert_eq!(verdict.count(), 1);
     }
 }
 

@@ -10,11 +10,12 @@ mod tlog;
 
 use std::path::{Path, PathBuf};
 
+use latch_decide::{Candidates, Trust, Verdict};
 use latch_oci::{Digest, Reference};
 use latch_registry::{Client, ClientOptions};
 use latch_sign::{Password, PasswordError, PrivateKey};
 use latch_testkit::{ImageBuilder, Peers, Registry, try_run};
-use latch_trust::{Candidate, Policy, PublicKey, TlogMode};
+use latch_trust::{Candidate, PublicKey, TlogMode};
 
 /// A client for loopback registries.
 pub fn client() -> Client {
@@ -134,9 +135,9 @@ pub fn write_public(dir: &Path, name: &str, key: &PublicKey) -> PathBuf {
     p
 }
 
-/// A k-of-n policy without a transparency log.
-pub fn policy(keys: &[&PublicKey], threshold: usize) -> Policy {
-    Policy::builder()
+/// A k-of-n trust without a transparency log.
+pub fn policy(keys: &[&PublicKey], threshold: usize) -> Trust {
+    Trust::builder()
         .keys(keys.iter().map(|k| (*k).clone()))
         .threshold(threshold)
         .tlog(TlogMode::Ignored)
@@ -144,11 +145,31 @@ pub fn policy(keys: &[&PublicKey], threshold: usize) -> Policy {
         .unwrap()
 }
 
-/// The signatures of `image` in the registry.
+/// The legacy signatures of `image` in the registry.
 pub async fn signatures(image: &Reference) -> Vec<Candidate> {
-    latch_sign::fetch_signatures(&client(), image, image.digest().unwrap())
+    latch_sources::registry::fetch_sigs(&client(), image, image.digest().unwrap())
         .await
         .unwrap()
+        .sigs
+        .into_iter()
+        .map(|c| c.signature)
+        .collect()
+}
+
+/// The one decision over `sigs`: the verdict when trusted, else the refused verdict.
+pub fn verify(
+    trust: &Trust,
+    digest: &Digest,
+    sigs: &[Candidate],
+    now: i64,
+) -> Result<Verdict, Box<Verdict>> {
+    let candidates = Candidates::from_sigs("test", sigs.to_vec());
+    let verdict = latch_decide::decide(trust, &candidates, digest, now);
+    if verdict.trusted {
+        Ok(verdict)
+    } else {
+        Err(Box::new(verdict))
+    }
 }
 
 /// Now, unix seconds.

@@ -1,6 +1,7 @@
 //! Promotion puts exact bytes under a tag, and only after the policy accepts the digest.
 
-use latch_sign::{PromoteError, SignOptions, promote, sign, signature_reference};
+use latch_sign::{PromoteError, SignOptions, promote, sign};
+use latch_sources::registry::sig_reference as signature_reference;
 use latch_testkit::{DigestHeader, Fault, Proxy, Registry};
 
 use crate::*;
@@ -84,7 +85,7 @@ async fn promotes_only_signed_digests_with_exact_bytes() {
         .unwrap();
     assert_eq!(report.digest, digest);
     assert!(report.previous.is_none() && !report.unchanged);
-    assert_eq!(report.verdict.keys_satisfied(), 2);
+    assert_eq!(report.verdict.count(), 2);
     let served = c.get_manifest(&latest).await.unwrap();
     assert_eq!(served.digest(), &digest);
     let original = c.get_manifest(&image).await.unwrap();

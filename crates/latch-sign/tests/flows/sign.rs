@@ -3,9 +3,10 @@
 
 use std::collections::BTreeMap;
 
-use latch_sign::{SignError, SignOptions, sign, signature_reference};
+use latch_sign::{SignError, SignOptions, sign};
+use latch_sources::registry::sig_reference as signature_reference;
 use latch_testkit::{ImageBuilder, Registry};
-use latch_trust::{SimpleSigning, verify};
+use latch_trust::SimpleSigning;
 
 use crate::*;
 

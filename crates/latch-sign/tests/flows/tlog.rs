@@ -1,9 +1,10 @@
 //! `--tlog-upload` against the test Rekor server: the SET obtained verifies with the log's
 //! key pinned, in Latch and in skopeo.
 
+use latch_decide::Trust;
 use latch_sign::{SignOptions, TlogError, TlogUploader, sign};
 use latch_testkit::{Registry, RekorServer};
-use latch_trust::{Policy, TlogMode, verify};
+use latch_trust::TlogMode;
 
 use crate::*;
 
@@ -32,8 +33,8 @@ async fn signatures_logged_in_rekor_verify_with_the_pinned_log_key() {
     assert_eq!(report.signed[0].log_index, Some(168_898_587));
     assert_eq!(log.entry_count(), 1);
 
-    // latch_trust, Rekor key pinned, log required: accepted, with the log index.
-    let required = Policy::builder()
+    // the decision, Rekor key pinned, log required: accepted, with the log index.
+    let required = Trust::builder()
         .key(key.public_key().clone())
         .rekor_key(rekor_key.clone())
         .tlog(TlogMode::Required)
@@ -46,7 +47,7 @@ async fn signatures_logged_in_rekor_verify_with_the_pinned_log_key() {
 
     // Another log's key: refused (the logID names no pinned key).
     let other_log = RekorServer::start();
-    let wrong = Policy::builder()
+    let wrong = Trust::builder()
         .key(key.public_key().clone())
         .rekor_key(PublicKey::from_pem(other_log.public_key_pem().as_bytes()).unwrap())
         .tlog(TlogMode::Required)

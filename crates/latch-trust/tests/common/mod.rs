@@ -11,8 +11,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use latch_oci::Digest;
 use latch_trust::{
-    Candidate, Policy, PublicKey, RekorBundle, Signature, SimpleSigning, TlogMode,
-    parse_cosign_download, spki_to_pem,
+    Candidate, Checked, Policy, PublicKey, RekorBundle, Signature, SimpleSigning, TlogMode,
+    parse_cosign_download, spki_to_pem, verify,
 };
 use sha2::{Digest as _, Sha256};
 
@@ -24,6 +24,34 @@ pub const DZ_REPO: &str = "ghcr.io/almet/dangerzone/dangerzone";
 pub const DZ_STORE_ID: &str = "95b432860b272938246b10e1cfc89a24e1db352b3aebaa799c4284c42c46bd95";
 /// logID of the public-good Rekor key.
 pub const REKOR_LOG_ID: &str = "c0d23d6ad406973f9559f3ba2d1ca01f84147d8ffc5b8445c224f98b9591801d";
+
+/// `verify` that must accept every one of `sigs` (at least one): what it checked.
+pub fn accepts(policy: &Policy, digest: &Digest, sigs: &[Candidate], now: i64) -> Checked {
+    let checked = verify(policy, digest, sigs, now).unwrap_or_else(|e| panic!("{e}"));
+    assert!(!sigs.is_empty(), "nothing to accept");
+    assert_eq!(checked.outcomes.len(), sigs.len(), "{checked:?}");
+    assert!(checked.all_accepted(), "{checked:?}");
+    checked
+}
+
+/// `verify` that must reject every one of `sigs`: what it checked.
+pub fn rejects(policy: &Policy, digest: &Digest, sigs: &[Candidate], now: i64) -> Checked {
+    let checked = verify(policy, digest, sigs, now).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(checked.outcomes.len(), sigs.len(), "{checked:?}");
+    assert_eq!(checked.accepted().count(), 0, "accepted: {checked:?}");
+    assert_eq!(checked.rejected().count(), sigs.len(), "{checked:?}");
+    assert_eq!(checked.max_log_index, None, "{checked:?}");
+    checked
+}
+
+/// How many distinct keys made at least one accepted signature.
+pub fn distinct_signers(checked: &Checked) -> usize {
+    checked
+        .accepted()
+        .map(|a| a.key_log_id.as_str())
+        .collect::<std::collections::BTreeSet<_>>()
+        .len()
+}
 
 /// `../shared/testdata`, or None (after saying so) when absent outside CI. In CI
 /// (`CI=true`) a missing directory fails the test.

@@ -4,21 +4,19 @@
 
 use std::path::{Path, PathBuf};
 
-use aws_lc_rs::rand::SystemRandom;
-use aws_lc_rs::signature::{ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair, KeyPair};
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
 use latch::oci::{
     Descriptor, Digest, ImageManifest, ManifestBytes, OciLayout, Reference, media_types as mt,
 };
 use latch::registry::{Client, ClientOptions, CredentialSource};
-use latch::trust::{RekorBundle, Signature, SimpleSigning, spki_to_pem};
+use latch::trust::Signature;
 use latch::{Overrides, Profile, Updater};
+pub use latch_testkit::cosign::LogPosition;
+use latch_testkit::cosign::cosign_signature;
 use latch_testkit::{ImageBuilder, Registry, Skopeo};
 
-/// A P-256 key pair with its PEM files written to a directory.
+/// A P-256 key pair with its public PEM written to a directory.
 pub struct TestKey {
-    pair: EcdsaKeyPair,
+    pub key: latch_testkit::cosign::TestKey,
     pub public_pem: String,
     pub public_path: PathBuf,
     pub pkcs8: Vec<u8>,
@@ -26,56 +24,30 @@ pub struct TestKey {
 
 impl TestKey {
     pub fn generate(dir: &Path, name: &str) -> TestKey {
-        let rng = SystemRandom::new();
-        let doc = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &rng).unwrap();
-        TestKey::from_pkcs8(dir, name, doc.as_ref())
+        TestKey::wrap(latch_testkit::cosign::TestKey::generate(), dir, name)
     }
 
     pub fn from_pkcs8(dir: &Path, name: &str, pkcs8: &[u8]) -> TestKey {
-        let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, pkcs8).unwrap();
-        let der = spki_der_of(&pair);
-        let public_pem = spki_to_pem(&der);
-        let public_path = dir.join(format!("{name}.pub"));
-        std::fs::create_dir_all(dir).unwrap();
-        std::fs::write(&public_path, &public_pem).unwrap();
+        TestKey::wrap(latch_testkit::cosign::TestKey::from_pkcs8(pkcs8), dir, name)
+    }
+
+    fn wrap(key: latch_testkit::cosign::TestKey, dir: &Path, name: &str) -> TestKey {
+        let public_path = key.write_public(dir, name);
         TestKey {
-            pair,
-            public_pem,
+            public_pem: key.public_pem.clone(),
+            pkcs8: key.pkcs8.clone(),
             public_path,
-            pkcs8: pkcs8.to_vec(),
+            key,
         }
     }
 
     pub fn sign(&self, message: &[u8]) -> Vec<u8> {
-        self.pair
-            .sign(&SystemRandom::new(), message)
-            .unwrap()
-            .as_ref()
-            .to_vec()
+        self.key.sign(message)
     }
 
     pub fn log_id(&self) -> String {
-        let der = spki_der_of(&self.pair);
-        Digest::sha256_of(&der).hex().to_owned()
+        self.key.log_id()
     }
-}
-
-/// SubjectPublicKeyInfo DER of a P-256 key: the fixed prefix and the uncompressed point.
-fn spki_der_of(pair: &EcdsaKeyPair) -> Vec<u8> {
-    const P256_SPKI_PREFIX: [u8; 26] = [
-        0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08,
-        0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
-    ];
-    let mut der = P256_SPKI_PREFIX.to_vec();
-    der.extend_from_slice(pair.public_key().as_ref());
-    der
-}
-
-/// Where and when a test log says it recorded a signature.
-#[derive(Clone, Copy)]
-pub struct LogPosition {
-    pub index: i64,
-    pub time: i64,
 }
 
 /// Signs `digest` for `repository` with `key`; with a log, adds a SET for a hashedrekord
@@ -87,43 +59,14 @@ pub fn make_signature(
     log: Option<(&TestKey, LogPosition)>,
     annotations: &[(&str, &str)],
 ) -> Signature {
-    let mut payload = SimpleSigning::new(repository, digest.clone());
-    for (k, v) in annotations {
-        payload = payload.with_annotation(k, v);
-    }
-    let payload = payload.to_bytes();
-    let sig = key.sign(&payload);
-    let mut signature = Signature::new(payload.clone(), sig.clone()).unwrap();
-    if let Some((log_key, pos)) = log {
-        let body = serde_json::json!({
-            "apiVersion": "0.0.1",
-            "kind": "hashedrekord",
-            "spec": {
-                "data": {"hash": {"algorithm": "sha256", "value": Digest::sha256_of(&payload).hex()}},
-                "signature": {
-                    "content": STANDARD.encode(&sig),
-                    "publicKey": {"content": STANDARD.encode(key.public_pem.as_bytes())}
-                }
-            }
-        });
-        let body = serde_json::to_vec(&body).unwrap();
-        let unsigned = RekorBundle::new(
-            Vec::new(),
-            body.clone(),
-            pos.time,
-            pos.index,
-            log_key.log_id(),
-        );
-        let set = log_key.sign(&unsigned.canonical_payload());
-        signature = signature.with_bundle(RekorBundle::new(
-            set,
-            body,
-            pos.time,
-            pos.index,
-            log_key.log_id(),
-        ));
-    }
-    signature
+    let json = cosign_signature(
+        &key.key,
+        repository,
+        &digest.to_string(),
+        log.map(|(k, p)| (&k.key, p)),
+        annotations,
+    );
+    Signature::from_cosign_json(json.as_bytes()).unwrap()
 }
 
 /// The `.sig` manifest holding `signatures` (one layer each), and its blobs.

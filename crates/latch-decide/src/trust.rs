@@ -1,0 +1,334 @@
+//! What a decision trusts: keys and keyless identities, how many distinct ones must have
+//! signed, what the transparency log must show, the roots that vouch for logs and
+//! certificates, and the repository `.sig` signatures must name. Built from keys and roots
+//! already read (reading files is the caller's job).
+
+use latch_oci::Reference;
+use latch_sigstore::{IdentityPolicy, Signer as BundleSigner, TlogRequirement, TrustRoot};
+use latch_trust::{Policy, PolicyError, PublicKey, TlogMode};
+use serde::Serialize;
+
+/// Why a trust cannot be built.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TrustError {
+    /// Neither a key nor an identity.
+    #[error("nothing is trusted: give at least one key or keyless identity")]
+    NoSigners,
+    /// A threshold of 0, or above the number of trusted keys and identities.
+    #[error(
+        "threshold {threshold} is impossible with {signers} trusted key(s) and identit(ies) (1 to {signers})"
+    )]
+    BadThreshold {
+        /// The threshold asked.
+        threshold: usize,
+        /// Keys and identities trusted.
+        signers: usize,
+    },
+    /// The keys (with the log mode and Rekor keys) do not make a coherent policy: a key
+    /// given twice (in any encoding), or a log required with no Rekor key.
+    #[error(transparent)]
+    Keys(#[from] PolicyError),
+    /// Identities are trusted but no root to check their certificates against was given.
+    #[error("keyless identities are trusted, but no Sigstore trusted root was given")]
+    NoIdentityRoot,
+    /// The pinned Rekor keys do not make a root for key-signed bundles.
+    #[error("the pinned Rekor keys: {0}")]
+    RekorKeys(#[source] latch_sigstore::Error),
+}
+
+/// One trusted signer, as counted towards the threshold.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum TrustedSigner {
+    /// A trusted key.
+    Key {
+        /// Hex sha256 of its canonical DER.
+        log_id: String,
+        /// Hex sha256 of its PEM file as given (its folder in the signature store).
+        store_id: String,
+    },
+    /// A trusted keyless identity of the profile.
+    Identity {
+        /// Its position among the trusted identities.
+        index: usize,
+        /// The OIDC issuer.
+        issuer: String,
+        /// The SAN, or the pattern over it.
+        san: String,
+    },
+}
+
+impl std::fmt::Display for TrustedSigner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TrustedSigner::Key { log_id, .. } => {
+                write!(f, "key {}", log_id.get(..12).unwrap_or(log_id))
+            }
+            TrustedSigner::Identity { issuer, san, .. } => {
+                write!(f, "identity {san} from {issuer}")
+            }
+        }
+    }
+}
+
+/// Keys and identities, loaded, with everything the decision needs derived once.
+#[derive(Debug)]
+pub struct Trust {
+    keys: Vec<PublicKey>,
+    identities: Vec<IdentityPolicy>,
+    threshold: usize,
+    tlog: TlogMode,
+    repository: Option<Reference>,
+    /// The legacy `.sig` policy over the keys (`None` without keys).
+    legacy: Option<Policy>,
+    /// The keys as bundle signers, named by their log id.
+    key_signers: Vec<BundleSigner>,
+    /// The pinned Rekor keys as a root, for key-signed bundles.
+    key_root: TrustRoot,
+    /// The identities as bundle signers.
+    identity_signers: Vec<BundleSigner>,
+    /// The root keyless certificates chain to (`None` without identities).
+    identity_root: Option<TrustRoot>,
+}
+
+/// Builds a [`Trust`]; [`TrustBuilder::build`] checks it is coherent.
+#[derive(Debug, Default)]
+pub struct TrustBuilder {
+    keys: Vec<PublicKey>,
+    identities: Vec<IdentityPolicy>,
+    threshold: Option<usize>,
+    tlog: Option<TlogMode>,
+    rekor_keys: Vec<PublicKey>,
+    repository: Option<Reference>,
+    identity_root: Option<TrustRoot>,
+}
+
+impl TrustBuilder {
+    /// Trusts a signing key.
+    pub fn key(mut self, key: PublicKey) -> TrustBuilder {
+        self.keys.push(key);
+        self
+    }
+
+    /// Trusts signing keys.
+    pub fn keys(mut self, keys: impl IntoIterator<Item = PublicKey>) -> TrustBuilder {
+        self.keys.extend(keys);
+        self
+    }
+
+    /// Trusts a keyless identity.
+    pub fn identity(mut self, identity: IdentityPolicy) -> TrustBuilder {
+        self.identities.push(identity);
+        self
+    }
+
+    /// Trusts keyless identities.
+    pub fn identities(
+        mut self,
+        identities: impl IntoIterator<Item = IdentityPolicy>,
+    ) -> TrustBuilder {
+        self.identities.extend(identities);
+        self
+    }
+
+    /// How many distinct trusted signers must have signed (default 1).
+    pub fn threshold(mut self, threshold: usize) -> TrustBuilder {
+        self.threshold = Some(threshold);
+        self
+    }
+
+    /// What key signatures must show of the transparency log. Default: required when a
+    /// Rekor key is pinned, else ignored (as skopeo and podman accept signatures without
+    /// a log entry). This is the one place that default is chosen.
+    pub fn tlog(mut self, mode: TlogMode) -> TrustBuilder {
+        self.tlog = Some(mode);
+        self
+    }
+
+    /// Like [`TrustBuilder::tlog`], leaving the default when `None`.
+    pub fn tlog_opt(mut self, mode: Option<TlogMode>) -> TrustBuilder {
+        self.tlog = mode;
+        self
+    }
+
+    /// Pins a Rekor log key (for key signatures' SETs and key-signed bundles).
+    pub fn rekor_key(mut self, key: PublicKey) -> TrustBuilder {
+        self.rekor_keys.push(key);
+        self
+    }
+
+    /// Pins Rekor log keys.
+    pub fn rekor_keys(mut self, keys: impl IntoIterator<Item = PublicKey>) -> TrustBuilder {
+        self.rekor_keys.extend(keys);
+        self
+    }
+
+    /// The repository every `.sig` signature must name (tag and digest ignored).
+    pub fn repository(mut self, repository: Reference) -> TrustBuilder {
+        self.repository = Some(repository);
+        self
+    }
+
+    /// The Sigstore root keyless certificates (legacy `.sig` and bundles) chain to.
+    pub fn identity_root(mut self, root: TrustRoot) -> TrustBuilder {
+        self.identity_root = Some(root);
+        self
+    }
+
+    /// Checks and builds the trust.
+    pub fn build(self) -> Result<Trust, TrustError> {
+        let signers = self.keys.len() + self.identities.len();
+        if signers == 0 {
+            return Err(TrustError::NoSigners);
+        }
+        let threshold = self.threshold.unwrap_or(1);
+        if threshold == 0 || threshold > signers {
+            return Err(TrustError::BadThreshold { threshold, signers });
+        }
+        let tlog = self.tlog.unwrap_or(if self.rekor_keys.is_empty() {
+            TlogMode::Ignored
+        } else {
+            TlogMode::Required
+        });
+        let legacy = if self.keys.is_empty() {
+            None
+        } else {
+            let mut b = Policy::builder().keys(self.keys.iter().cloned()).tlog(tlog);
+            for k in &self.rekor_keys {
+                b = b.rekor_key(k.clone());
+            }
+            if let Some(r) = &self.repository {
+                b = b.repository(r.clone());
+            }
+            Some(b.build()?)
+        };
+        let rekor: Vec<Vec<u8>> = self.rekor_keys.iter().map(|k| k.der().to_vec()).collect();
+        let key_root = TrustRoot::from_rekor_keys(&rekor).map_err(TrustError::RekorKeys)?;
+        if !self.identities.is_empty() && self.identity_root.is_none() {
+            return Err(TrustError::NoIdentityRoot);
+        }
+        let key_signers = self
+            .keys
+            .iter()
+            .map(|k| BundleSigner::key_from_der(k.der(), k.log_id()))
+            .collect();
+        let identity_signers = self
+            .identities
+            .iter()
+            .cloned()
+            .map(BundleSigner::Identity)
+            .collect();
+        Ok(Trust {
+            keys: self.keys,
+            identities: self.identities,
+            threshold,
+            tlog,
+            repository: self.repository,
+            legacy,
+            key_signers,
+            key_root,
+            identity_signers,
+            identity_root: self.identity_root,
+        })
+    }
+}
+
+impl Trust {
+    /// Starts a trust.
+    pub fn builder() -> TrustBuilder {
+        TrustBuilder::default()
+    }
+
+    /// The trusted keys (distinct).
+    pub fn keys(&self) -> &[PublicKey] {
+        &self.keys
+    }
+
+    /// The trusted keyless identities.
+    pub fn identities(&self) -> &[IdentityPolicy] {
+        &self.identities
+    }
+
+    /// Distinct trusted signers required.
+    pub fn threshold(&self) -> usize {
+        self.threshold
+    }
+
+    /// What key signatures must show of the transparency log.
+    pub fn tlog(&self) -> TlogMode {
+        self.tlog
+    }
+
+    /// The repository `.sig` signatures must name.
+    pub fn repository(&self) -> Option<&Reference> {
+        self.repository.as_ref()
+    }
+
+    /// The pinned Rekor keys.
+    pub fn rekor_keys(&self) -> &[PublicKey] {
+        self.legacy.as_ref().map(Policy::rekor_keys).unwrap_or(&[])
+    }
+
+    /// The legacy `.sig` policy over the keys (`None` when only identities are trusted).
+    pub(crate) fn legacy(&self) -> Option<&Policy> {
+        self.legacy.as_ref()
+    }
+
+    /// The keys as bundle signers, the root for them, and the log requirement.
+    pub(crate) fn key_bundles(&self) -> (&[BundleSigner], &TrustRoot, TlogRequirement) {
+        let tlog = match self.tlog {
+            TlogMode::Required => TlogRequirement::Required,
+            // Entries that are present are still checked against the bundle.
+            TlogMode::Optional | TlogMode::Ignored => TlogRequirement::None,
+        };
+        (&self.key_signers, &self.key_root, tlog)
+    }
+
+    /// The identities as bundle signers and their root (`None` without identities).
+    pub(crate) fn identity_bundles(&self) -> Option<(&[BundleSigner], &TrustRoot)> {
+        self.identity_root
+            .as_ref()
+            .filter(|_| !self.identity_signers.is_empty())
+            .map(|r| (self.identity_signers.as_slice(), r))
+    }
+
+    /// How many trusted signers there are (keys, then identities).
+    pub(crate) fn signer_count(&self) -> usize {
+        self.keys.len() + self.identities.len()
+    }
+
+    /// The trusted signer at `entry` (keys first, then identities).
+    pub fn trusted_signer(&self, entry: usize) -> Option<TrustedSigner> {
+        if let Some(k) = self.keys.get(entry) {
+            return Some(TrustedSigner::Key {
+                log_id: k.log_id().to_owned(),
+                store_id: k.store_id().to_owned(),
+            });
+        }
+        let index = entry - self.keys.len();
+        self.identities.get(index).map(|i| TrustedSigner::Identity {
+            index,
+            issuer: i.issuer.clone(),
+            san: i.san.to_string(),
+        })
+    }
+
+    /// The entry of the trusted key with this log id.
+    pub(crate) fn key_entry(&self, log_id: &str) -> Option<usize> {
+        self.keys.iter().position(|k| k.log_id() == log_id)
+    }
+
+    /// The entry of the identity at `index` among the identities.
+    pub(crate) fn identity_entry(&self, index: usize) -> Option<usize> {
+        (index < self.identities.len()).then_some(self.keys.len() + index)
+    }
+
+    /// Every trusted signer, in entry order.
+    pub fn trusted_signers(&self) -> Vec<TrustedSigner> {
+        (0..self.signer_count())
+            .filter_map(|e| self.trusted_signer(e))
+            .collect()
+    }
+}

@@ -1,0 +1,290 @@
+//! `upgrade`: install the newest image the trust accepts.
+//!
+//! ```text
+//! lock → resolve the tag → .sig signatures (and, when short, cosign v3 bundles) → the one
+//! decision → rollback and freeze ratchets → runtime pulls by digest → runtime holds it? →
+//! accepted signatures stored → ratchets, last_log_index and state written → tag → old
+//! images removed
+//! ```
+//!
+//! Nothing already installed is touched until the new image is verified and in the
+//! runtime; the state that says which image is installed is written last, atomically. An
+//! upgrade interrupted at any step leaves the old image installed and passing
+//! [`Updater::verify_local`].
+
+use latch_decide::Verdict;
+use latch_oci::Digest;
+use latch_registry::Progress;
+use latch_runtime::{InstalledImage, Runtime};
+use latch_store::{Installed, State};
+use serde::Serialize;
+
+use crate::error::{Error, Result, Step};
+use crate::flows::remote::Remote;
+use crate::stored::store_accepted;
+use crate::trust::ratchet::{self, Accepted, Evidence};
+use crate::updater::Updater;
+use crate::verify::now_unix;
+
+/// How an upgrade behaves.
+#[derive(Debug, Clone, Default)]
+pub struct UpgradeOptions {
+    /// Accept an image that may be older than the installed one (rollback check
+    /// skipped, loudly).
+    pub force: bool,
+    /// Wait for another Latch process to finish instead of failing with
+    /// [`Error::Locked`].
+    pub wait: bool,
+    /// Stop after this step, as if killed (tests of crash safety).
+    #[doc(hidden)]
+    pub interrupt_after: Option<Step>,
+}
+
+/// The outcome of an upgrade.
+#[derive(Debug, Clone, Serialize)]
+pub struct UpgradeReport {
+    /// `upgraded` or `up-to-date`.
+    pub status: &'static str,
+    /// The image.
+    pub image: String,
+    /// The digest the signatures name (often an index).
+    pub digest: Digest,
+    /// The platform manifest installed, when the digest is an index.
+    pub platform_digest: Option<Digest>,
+    /// The digest installed before, if any.
+    pub previous: Option<Digest>,
+    /// Highest log index of the accepted signatures.
+    pub log_index: Option<u64>,
+    /// Whether the rollback check was bypassed.
+    pub forced: bool,
+    /// What deserves the user's attention (a forced rollback, refused signatures).
+    pub warnings: Vec<String>,
+    /// Images removed after the upgrade.
+    pub removed: Vec<String>,
+    /// The decision: every signature's outcome and the signers counted.
+    pub verdict: Verdict,
+}
+
+impl Updater {
+    /// Upgrades to the newest verified image, or says it is already installed.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let data = tempfile::tempdir()?;
+    /// # let profile = latch::demo::profile(latch::Overrides {
+    /// #     data_dir: Some(data.path().to_path_buf()),
+    /// #     ..Default::default()
+    /// # })?;
+    /// let updater = latch::Updater::new(profile)?;
+    /// let rt = tokio::runtime::Runtime::new()?;
+    /// let report = rt.block_on(updater.upgrade(&Default::default(), &latch::registry::NoProgress))?;
+    /// assert_eq!(report.status, "upgraded");
+    /// let again = rt.block_on(updater.upgrade(&Default::default(), &latch::registry::NoProgress))?;
+    /// assert_eq!(again.status, "up-to-date");
+    /// # Ok(()) }
+    /// ```
+    pub async fn upgrade(
+        &self,
+        opts: &UpgradeOptions,
+        progress: &dyn Progress,
+    ) -> Result<UpgradeReport> {
+        let _lock = self.lock(opts.wait).await?;
+        let now = now_unix();
+        let state = self.store.state()?;
+        let remote = self.fetch_remote(now).await?;
+        self.install_remote(state, remote, now, opts, progress, true)
+            .await
+    }
+
+    /// The rollback ratchets over `remote` against what `state` accepted: refused, or
+    /// (with `force`) a loud warning pushed to `warnings`. Returns the evidence, to move
+    /// the ratchets forward once installed.
+    pub(crate) fn check_rollback(
+        &self,
+        state: &State,
+        verdict: &Verdict,
+        force: bool,
+        warnings: &mut Vec<String>,
+    ) -> Result<Evidence> {
+        let version_key = self.profile.version_annotation.as_deref();
+        let evidence = Evidence::of(verdict, version_key);
+        // The image already accepted (by its index or its platform manifest) cannot be
+        // older than itself.
+        let reinstall = state.installed.as_ref().is_some_and(|i| {
+            i.repository == self.repository().name()
+                && (i.signed_digest == verdict.digest
+                    || i.platform_digest.as_ref() == Some(&verdict.digest))
+        });
+        let accepted = Accepted {
+            state,
+            floor: self.rollback_floor()?,
+            version_key,
+        };
+        let reasons = ratchet::check_rollback(accepted, &evidence, reinstall);
+        if reasons.is_empty() {
+            return Ok(evidence);
+        }
+        if !force {
+            return Err(Error::Rollback { reasons });
+        }
+        warnings.push(format!(
+            "ROLLBACK FORCED: accepting an image that may be older than the one accepted: {}",
+            reasons
+                .iter()
+                .map(|r| r.to_string())
+                .collect::<Vec<_>>()
+                .join("; ")
+        ));
+        Ok(evidence)
+    }
+
+    /// Everything after a remote image is fetched and verified: the rollback (and, for a
+    /// registry, freeze) checks, installation, and the writes that make it the installed
+    /// image. The caller holds the lock.
+    pub(crate) async fn install_remote(
+        &self,
+        state: State,
+        remote: Remote,
+        now: i64,
+        opts: &UpgradeOptions,
+        progress: &dyn Progress,
+        freeze_check: bool,
+    ) -> Result<UpgradeReport> {
+        let digest = remote.digest().clone();
+        let verdict = &remote.decided.verdict;
+        let mut warnings = Vec::new();
+        let refused = verdict.refused().count();
+        if refused > 0 {
+            warnings.push(format!(
+                "{refused} signature(s) were refused and skipped (see the verdict)"
+            ));
+        }
+        let evidence = self.check_rollback(&state, verdict, opts.force, &mut warnings)?;
+        if freeze_check {
+            ratchet::check_freeze(
+                &self.profile.image.to_string(),
+                self.profile.max_signature_age,
+                verdict.newest_signed_time(),
+                now,
+                false,
+            )
+            .map_err(Error::FreezeSuspected)?;
+        }
+        interrupt(opts, Step::Verified)?;
+        let repository = self.repository();
+        let previous = self.recorded(&state);
+        let mut report = UpgradeReport {
+            status: "upgraded",
+            image: self.profile.image.to_string(),
+            digest: digest.clone(),
+            platform_digest: remote.platform_digest.clone(),
+            previous: previous.clone(),
+            log_index: verdict.max_log_index,
+            forced: opts.force && warnings.iter().any(|w| w.starts_with("ROLLBACK")),
+            warnings,
+            removed: Vec::new(),
+            verdict: verdict.clone(),
+        };
+        if previous.as_ref() == Some(&digest) && self.runtime_holds(&repository, &digest).await? {
+            report.status = "up-to-date";
+            return Ok(report);
+        }
+        // Install. The runtime must then hold exactly this digest.
+        let installed = match &remote.layout {
+            None => {
+                self.runtime
+                    .pull(
+                        &self.profile.image.with_digest(digest.clone()),
+                        &self.client,
+                        Some(&self.profile.platform),
+                        progress,
+                    )
+                    .await?
+            }
+            Some((layout, desc)) => {
+                self.runtime
+                    .load_oci_layout(
+                        layout,
+                        desc,
+                        &self.profile.image,
+                        Some(&self.profile.platform),
+                    )
+                    .await?
+            }
+        };
+        check_holds(
+            &installed,
+            &digest,
+            remote.platform_digest.as_ref(),
+            &self.runtime,
+        )?;
+        interrupt(opts, Step::Installed)?;
+        store_accepted(&self.store, &digest, verdict, &remote.decided.candidates)?;
+        interrupt(opts, Step::SignaturesStored)?;
+        let mut state = state;
+        ratchet::advance(&mut state, &evidence, opts.force);
+        state.installed = Some(Installed {
+            repository: repository.name(),
+            signed_digest: digest.clone(),
+            platform_digest: remote.platform_digest.clone(),
+            log_index: report.log_index,
+            installed_at: u64::try_from(now).unwrap_or(0),
+        });
+        if let Some(i) = report.log_index {
+            self.store.set_last_log_index(i)?;
+        }
+        self.store.save_state(&state)?;
+        interrupt(opts, Step::StateSaved)?;
+        self.runtime.tag(&installed, &self.profile.image).await?;
+        interrupt(opts, Step::Tagged)?;
+        let removed = self.runtime.remove_others(&repository, &digest).await?;
+        report.removed = removed.iter().map(|i| i.id.clone()).collect();
+        self.runtime.gc().await?;
+        interrupt(opts, Step::Cleaned)?;
+        Ok(report)
+    }
+
+    /// Whether the runtime holds `digest` under `repository`.
+    pub(crate) async fn runtime_holds(
+        &self,
+        repository: &latch_oci::Reference,
+        digest: &Digest,
+    ) -> Result<bool> {
+        Ok(self
+            .runtime
+            .images(repository)
+            .await?
+            .iter()
+            .any(|i| i.holds(digest)))
+    }
+}
+
+/// Stops a flow after `step`, as a kill would (crash-safety tests).
+fn interrupt(opts: &UpgradeOptions, step: Step) -> Result<()> {
+    if opts.interrupt_after == Some(step) {
+        return Err(Error::Interrupted(step));
+    }
+    Ok(())
+}
+
+/// The runtime must hold the digest installed (or its platform manifest).
+fn check_holds(
+    installed: &InstalledImage,
+    digest: &Digest,
+    platform: Option<&Digest>,
+    runtime: &Runtime,
+) -> Result<()> {
+    if installed.holds(digest) || platform.is_some_and(|p| installed.holds(p)) {
+        return Ok(());
+    }
+    Err(Error::RuntimeMismatch {
+        runtime: runtime.spec(),
+        expected: digest.clone(),
+        found: installed
+            .digests
+            .iter()
+            .chain(installed.pinned.iter())
+            .map(|d| d.to_string())
+            .collect(),
+    })
+}

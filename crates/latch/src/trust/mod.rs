@@ -1,0 +1,10 @@
+//! What an updater trusts, read from files ([`spec`]), and the ratchets that keep it from
+//! going back ([`ratchet`]). The decision itself is `latch-decide`'s.
+
+pub mod ratchet;
+pub mod spec;
+
+pub use spec::{KeySource, RootChoice, TrustSpec};
+
+/// Legacy cosign signatures, keys, payloads and Rekor SETs (`latch-trust`).
+pub use latch_trust::*;

@@ -1,0 +1,122 @@
+//! The trust as a profile or a command line writes it (key files or inline PEM, identity
+//! policies, a root to choose), and loading it into a [`latch_decide::Trust`]: every file
+//! read bounded, nothing fetched.
+
+use std::path::PathBuf;
+
+use latch_decide::Trust;
+use latch_oci::Reference;
+use latch_sigstore::{IdentityPolicy, TrustRoot};
+use latch_trust::{PublicKey, TlogMode};
+
+use crate::error::{Error, Result};
+
+/// Bound on a key file.
+const MAX_KEY_FILE: u64 = 64 * 1024;
+/// Bound on a trusted root file.
+const MAX_ROOT_FILE: u64 = 16 * 1024 * 1024;
+
+/// Where a trusted key comes from: a file, or PEM text (a profile may inline it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum KeySource {
+    /// A PEM file. Its exact bytes name its signature-store folder.
+    File(PathBuf),
+    /// PEM text.
+    Inline(String),
+}
+
+impl KeySource {
+    /// Reads and parses the key.
+    pub fn load(&self) -> Result<PublicKey> {
+        match self {
+            KeySource::File(p) => {
+                let bytes =
+                    latch_oci::layout::read_bounded(p, MAX_KEY_FILE).map_err(Error::io(p))?;
+                PublicKey::from_pem(&bytes).map_err(|source| Error::Key {
+                    path: p.display().to_string(),
+                    source,
+                })
+            }
+            KeySource::Inline(pem) => {
+                PublicKey::from_pem(pem.as_bytes()).map_err(|source| Error::Key {
+                    path: "inline PEM".into(),
+                    source,
+                })
+            }
+        }
+    }
+}
+
+/// Which Sigstore trusted root keyless signatures chain to.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum RootChoice {
+    /// The public-good production root built into Latch.
+    #[default]
+    Production,
+    /// The public-good staging root built into Latch.
+    Staging,
+    /// A `trusted_root.json` file.
+    File(PathBuf),
+}
+
+impl RootChoice {
+    /// Loads the root (a file is read bounded; nothing is fetched).
+    pub fn load(&self) -> Result<TrustRoot> {
+        Ok(match self {
+            RootChoice::Production => TrustRoot::production()?,
+            RootChoice::Staging => TrustRoot::staging()?,
+            RootChoice::File(p) => {
+                let bytes =
+                    latch_oci::layout::read_bounded(p, MAX_ROOT_FILE).map_err(Error::io(p))?;
+                TrustRoot::from_json(&bytes, &p.display().to_string())?
+            }
+        })
+    }
+}
+
+/// What a trust is made of, before the files are read.
+#[derive(Debug, Clone, Default)]
+pub struct TrustSpec {
+    /// Trusted signing keys.
+    pub keys: Vec<KeySource>,
+    /// Trusted keyless identities.
+    pub identities: Vec<IdentityPolicy>,
+    /// Distinct trusted signers (keys and identities) that must have signed (default 1).
+    pub threshold: Option<usize>,
+    /// Pinned Rekor keys.
+    pub rekor_keys: Vec<KeySource>,
+    /// Transparency-log mode for key signatures; `None` takes the one default
+    /// ([`latch_decide::TrustBuilder::tlog`]).
+    pub tlog: Option<TlogMode>,
+    /// The repository `.sig` signatures must name.
+    pub repository: Option<Reference>,
+    /// The root keyless certificates chain to (read only when identities are trusted).
+    pub root: RootChoice,
+}
+
+impl TrustSpec {
+    /// Reads the keys (and, with identities, the root) and builds the trust.
+    pub fn load(&self) -> Result<Trust> {
+        let mut b = Trust::builder()
+            .identities(self.identities.iter().cloned())
+            .tlog_opt(self.tlog);
+        for k in &self.keys {
+            b = b.key(k.load()?);
+        }
+        for k in &self.rekor_keys {
+            b = b.rekor_key(k.load()?);
+        }
+        if let Some(t) = self.threshold {
+            b = b.threshold(t);
+        }
+        if let Some(r) = &self.repository {
+            b = b.repository(r.clone());
+        }
+        if !self.identities.is_empty() {
+            b = b.identity_root(self.root.load()?);
+        }
+        Ok(b.build()?)
+    }
+}
