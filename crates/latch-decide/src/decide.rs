@@ -254,32 +254,26 @@ fn check_bundle(
         bundle.verification_material.content,
         VerificationMaterialContent::PublicKey(_)
     );
-    let v = if keyed {
+    let (signers, root, tlog) = if keyed {
         let (signers, root, tlog) = trust.key_bundles();
         if signers.is_empty() {
             return Err(Refusal::NoKeyTrusted);
         }
-        latch_sigstore::verify_parsed_bundle(
-            root,
-            &bundle,
-            location,
-            Artifact::Sha256(raw),
-            signers,
-            tlog,
-        )
+        (signers, root, tlog)
     } else {
         let Some((signers, root)) = trust.identity_bundles() else {
             return Err(Refusal::NoIdentityTrusted);
         };
-        latch_sigstore::verify_parsed_bundle(
-            root,
-            &bundle,
-            location,
-            Artifact::Sha256(raw),
-            signers,
-            latch_sigstore::TlogRequirement::Required,
-        )
-    }
+        (signers, root, latch_sigstore::TlogRequirement::Required)
+    };
+    let v = latch_sigstore::verify_parsed_bundle(
+        root,
+        &bundle,
+        location,
+        Artifact::Sha256(raw),
+        signers,
+        tlog,
+    )
     .map_err(refused)?;
     let statement = v.require_statement().map_err(refused)?;
     latch_sigstore::cosign::check_image_signature(statement, &digest.to_string(), location)

@@ -375,10 +375,16 @@ pub fn verify_parsed_bundle(
         ),
         _ => None,
     };
+    // Only what a verified SET covers is reported: its log, index and integration time.
+    // An entry with only an inclusion proof has its top-level index, log id and time
+    // unauthenticated (the proof covers the body, under a checkpoint of some trusted
+    // log), and with the log not required nothing is verified at all; an attacker could
+    // set them to move a rollback ratchet. Authenticated times are in `signed_times`.
     let log_entries = bundle
         .verification_material
         .tlog_entries
         .iter()
+        .filter(|e| outcome.log_verified && e.inclusion_promise.is_some())
         .map(|e| LogEntryInfo {
             log_index: e.log_index.get(),
             log_id: hex_of(e.log_id.key_id.as_bytes()),

@@ -511,7 +511,8 @@ fn a_bundle_listing_one_log_entry_twice_is_refused() {
             matches!(e, Error::DuplicateLogEntry { .. }),
             "{curve:?}: {e}"
         );
-        // Two different entries of the same log are not duplicates.
+        // The same body listed again at another index (a relabelled copy) is the same
+        // entry: refused too.
         let mut two = b.clone();
         let material = two.material.clone();
         two.entries.push(s.hashedrekord_entry(
@@ -524,8 +525,11 @@ fn a_bundle_listing_one_log_entry_twice_is_refused() {
                 log_index: 43,
             },
         ));
-        let v = verify(&s.root(), &two.json(), &[key_signer(&key, "k")]).unwrap();
-        assert_eq!(v.log_entries.len(), 2);
+        let e = verify(&s.root(), &two.json(), &[key_signer(&key, "k")]).unwrap_err();
+        assert!(
+            matches!(e, Error::DuplicateLogEntry { .. }),
+            "{curve:?}: {e}"
+        );
     }
     // A certificate-signed bundle too.
     let (b, _) = cert_bundle(&s, Curve::P256, &San::Uri(uri()));
@@ -588,11 +592,61 @@ fn a_p384_key_signed_bundle_in_rekor_v2_verifies() {
     b.entries = vec![entry("PKIX_ECDSA_P384_SHA_384")];
     let v = verify(&s.root(), &b.json(), &[key_signer(&key, "k")]).unwrap();
     assert!(v.log_verified && v.inclusion_proof_verified, "{v:?}");
-    assert_eq!(v.log_entries[0].kind, "hashedrekord/0.0.2");
+    // A Rekor v2 entry has no SET: its index, log id and time are not reported as
+    // evidence (the checkpoint that authenticates the proof is not tied to them).
+    assert!(v.log_entries.is_empty(), "{:?}", v.log_entries);
     b.entries = vec![entry("PKIX_ECDSA_P256_SHA_256")];
     let e = verify(&s.root(), &b.json(), &[key_signer(&key, "k")]).unwrap_err();
     assert!(
         matches!(&e, Error::LogEntryMismatch { field, .. } if field == "key details"),
         "{e}"
     );
+}
+
+/// The log index, log id and integration time of an entry whose SET was removed are the
+/// attacker's to write (its inclusion proof covers only the body): they are never
+/// reported as evidence, so no rollback ratchet can be moved with them. For P-256
+/// (sigstore-verify's path) and P-384 (Latch's own).
+#[test]
+fn an_entry_without_its_set_reports_no_forgeable_index_or_time() {
+    let s = Sigstore::new();
+    for curve in [Curve::P256, Curve::P384] {
+        let key = Key::new(curve);
+        let mut b = key_bundle(&s, &key);
+        let genuine = verify(&s.root(), &b.json(), &[key_signer(&key, "k")]).unwrap();
+        assert_eq!(genuine.max_log_index(), Some(42), "{curve:?}");
+        let entry = b.entries[0].as_object_mut().unwrap();
+        entry.remove("inclusionPromise");
+        entry.insert("integratedTime".into(), serde_json::json!("4102444800"));
+        entry.insert("logIndex".into(), serde_json::json!("999999999"));
+        let v = verify(&s.root(), &b.json(), &[key_signer(&key, "k")]).unwrap();
+        assert!(v.log_verified, "{curve:?}: the proof still verifies");
+        assert!(v.log_entries.is_empty(), "{curve:?}: {:?}", v.log_entries);
+        assert_eq!(v.max_log_index(), None);
+        assert!(
+            !v.signed_times.contains(&4_102_444_800),
+            "{curve:?}: {:?}",
+            v.signed_times
+        );
+    }
+}
+
+/// More log entries than sigstore-go allows are refused before anything is verified.
+#[test]
+fn a_bundle_with_too_many_log_entries_is_refused() {
+    let s = Sigstore::new();
+    let key = Key::new(Curve::P256);
+    let mut b = key_bundle(&s, &key);
+    let first = b.entries[0].clone();
+    for i in 0..40 {
+        let mut e = first.clone();
+        e["logIndex"] = serde_json::json!((1000 + i).to_string());
+        e["canonicalizedBody"] = serde_json::json!(base64::Engine::encode(
+            &base64::engine::general_purpose::STANDARD,
+            format!("entry {i}")
+        ));
+        b.entries.push(e);
+    }
+    let e = verify(&s.root(), &b.json(), &[key_signer(&key, "k")]).unwrap_err();
+    assert!(e.to_string().contains("more than the 32 allowed"), "{e}");
 }

@@ -9,7 +9,7 @@ use latch_oci::manifest::ANNOTATION_REF_NAME;
 use latch_oci::{Descriptor, Digest, OciLayout};
 use latch_sigstore::cosign::{COSIGN_SIGN_PREDICATE, is_bundle_media_type};
 
-use crate::registry::{referrer_manifest, sigs_of};
+use crate::registry::{referrer_bundle_layer, sigs_of};
 use crate::{MAX_PAYLOAD_BYTES, MAX_REFERRERS, SourceError};
 
 /// The annotation `cosign save` puts on index entries to say what they are.
@@ -98,32 +98,19 @@ pub fn bundles(layout: &OciLayout, entries: &[Descriptor], digest: &Digest) -> C
                 continue;
             }
         };
-        let image = match referrer_manifest(&manifest, digest, &[COSIGN_SIGN_PREDICATE], &location)
-        {
-            Ok(i) => i,
-            // A referrer of another image in a mirror is not this image's business.
-            Err(Unusable {
-                what: UnusableKind::OtherSubject { .. },
-                ..
-            }) => continue,
-            Err(u) => {
-                out.unusable.push(u);
-                continue;
-            }
-        };
-        let Some(layer) = image
-            .layers
-            .iter()
-            .find(|l| is_bundle_media_type(&l.media_type))
-        else {
-            out.unusable.push(Unusable {
-                location,
-                what: UnusableKind::Unreadable {
-                    detail: "no bundle layer".into(),
-                },
-            });
-            continue;
-        };
+        let layer =
+            match referrer_bundle_layer(&manifest, digest, &[COSIGN_SIGN_PREDICATE], &location) {
+                Ok(layer) => layer,
+                // A referrer of another image in a mirror is not this image's business.
+                Err(Unusable {
+                    what: UnusableKind::OtherSubject { .. },
+                    ..
+                }) => continue,
+                Err(u) => {
+                    out.unusable.push(u);
+                    continue;
+                }
+            };
         match layout.read_blob(&layer.digest, latch_sigstore::MAX_BUNDLE_BYTES as u64) {
             Ok(bytes) => out.bundles.push(BundleCandidate {
                 location,

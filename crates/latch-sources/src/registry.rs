@@ -207,25 +207,12 @@ pub async fn fetch_bundles(
             }
             Err(e) => return Err(e.into()),
         };
-        let image = match referrer_manifest(&manifest, digest, predicate_types, &location) {
-            Ok(image) => image,
+        let layer = match referrer_bundle_layer(&manifest, digest, predicate_types, &location) {
+            Ok(layer) => layer,
             Err(u) => {
                 out.unusable.push(u);
                 continue;
             }
-        };
-        let Some(layer) = image
-            .layers
-            .iter()
-            .find(|l| is_bundle_media_type(&l.media_type))
-        else {
-            out.unusable.push(Unusable {
-                location,
-                what: UnusableKind::Unreadable {
-                    detail: "no bundle layer".into(),
-                },
-            });
-            continue;
         };
         match client
             .get_blob_bytes(&at, layer, latch_sigstore::MAX_BUNDLE_BYTES as u64)
@@ -252,14 +239,15 @@ fn unreadable(location: &str, e: &dyn std::fmt::Display) -> Unusable {
     }
 }
 
-/// A referrer manifest, checked: an artifact manifest of a bundle type, about `digest`,
-/// with one of `predicate_types` when it names one. Shared with layouts.
-pub(crate) fn referrer_manifest<'m>(
+/// The bundle layer of a referrer manifest, checked: an artifact manifest of a bundle
+/// type, about `digest`, with one of `predicate_types` when it names one, holding a
+/// bundle layer. Shared with layouts.
+pub(crate) fn referrer_bundle_layer<'m>(
     manifest: &'m ManifestBytes,
     digest: &Digest,
     predicate_types: &[&str],
     location: &str,
-) -> Result<&'m ImageManifest, Unusable> {
+) -> Result<&'m Descriptor, Unusable> {
     let un = |what| Unusable {
         location: location.to_owned(),
         what,
@@ -294,7 +282,15 @@ pub(crate) fn referrer_manifest<'m>(
             predicate_type: latch_oci::text::clip(pt, 200),
         }));
     }
-    Ok(image)
+    image
+        .layers
+        .iter()
+        .find(|l| is_bundle_media_type(&l.media_type))
+        .ok_or_else(|| {
+            un(UnusableKind::Unreadable {
+                detail: "no bundle layer".into(),
+            })
+        })
 }
 
 /// One `.att` layer: its location, the DSSE envelope, and the layer's annotations.

@@ -26,13 +26,32 @@ use crate::error::Error;
 /// sigstore-go does (`pkg/verify/tlog.go::VerifyArtifactTransparencyLog`: "disallow
 /// duplicate entries, as a malicious actor could use duplicates to bypass the
 /// threshold"). sigstore-verify checks each entry and accepts the repeats.
+/// A bundle listing more log entries than this is refused before anything is verified
+/// (sigstore-go's `maxAllowedTlogEntries`).
+pub(crate) const MAX_TLOG_ENTRIES: usize = 32;
+
 pub(crate) fn refuse_duplicates(bundle: &Bundle, location: &str) -> Result<(), Error> {
     let entries = &bundle.verification_material.tlog_entries;
-    for (i, entry) in entries.iter().enumerate() {
-        let twice = entries[..i].iter().any(|earlier| {
-            earlier.log_id.key_id.as_bytes() == entry.log_id.key_id.as_bytes()
-                && earlier.log_index.get() == entry.log_index.get()
+    if entries.len() > MAX_TLOG_ENTRIES {
+        return Err(Error::BadBundle {
+            location: location.to_owned(),
+            detail: format!(
+                "{} transparency-log entries, more than the {MAX_TLOG_ENTRIES} allowed",
+                entries.len()
+            ),
         });
+    }
+    let mut seen_ids = std::collections::HashSet::new();
+    let mut seen_bodies = std::collections::HashSet::new();
+    for entry in entries {
+        // The same entry relabelled (another index or log id around the same body) is
+        // still the same entry: bodies are compared too.
+        let id = (
+            entry.log_id.key_id.as_bytes().to_vec(),
+            entry.log_index.get(),
+        );
+        let body = entry.canonicalized_body.as_bytes().to_vec();
+        let twice = !seen_ids.insert(id) | !seen_bodies.insert(body);
         if twice {
             return Err(Error::DuplicateLogEntry {
                 location: location.to_owned(),

@@ -10,7 +10,6 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::profile::Source;
-use crate::trust::ratchet;
 use crate::updater::Updater;
 use crate::verify::now_unix;
 
@@ -107,28 +106,14 @@ impl Updater {
             // Still `latest`: its newest accepted signature must not be too old either (the
             // state keeps its log time), or the registry may be withholding updates.
             if state.integrated_time.is_some() {
-                ratchet::check_freeze(
-                    &self.profile.image.to_string(),
-                    self.profile.max_signature_age,
-                    state.integrated_time,
-                    now,
-                    true,
-                )
-                .map_err(Error::FreezeSuspected)?;
+                self.check_freeze(state.integrated_time, now, true)?;
             }
             report.remote = remote_digest;
         } else {
             let remote = self.fetch_remote(now).await?;
             let verdict = &remote.decided.verdict;
             self.check_rollback(&state, verdict, false, &mut Vec::new())?;
-            ratchet::check_freeze(
-                &self.profile.image.to_string(),
-                self.profile.max_signature_age,
-                verdict.newest_signed_time(),
-                now,
-                false,
-            )
-            .map_err(Error::FreezeSuspected)?;
+            self.check_freeze(verdict.newest_signed_time(), now, false)?;
             let d = remote.digest().clone();
             report.log_index = verdict.max_log_index;
             report.status = match &installed {

@@ -138,6 +138,25 @@ impl Updater {
         Ok(evidence)
     }
 
+    /// The freeze ratchet: the newest signing time `newest` (of what the registry serves,
+    /// or, `still_installed`, of the installed image it still serves) within the
+    /// profile's maximum age at `now`.
+    pub(crate) fn check_freeze(
+        &self,
+        newest: Option<i64>,
+        now: i64,
+        still_installed: bool,
+    ) -> Result<()> {
+        ratchet::check_freeze(
+            &self.profile.image.to_string(),
+            self.profile.max_signature_age,
+            newest,
+            now,
+            still_installed,
+        )
+        .map_err(Error::FreezeSuspected)
+    }
+
     /// Everything after a remote image is fetched and verified: the rollback (and, for a
     /// registry, freeze) checks, installation, and the writes that make it the installed
     /// image. The caller holds the lock.
@@ -161,14 +180,7 @@ impl Updater {
         }
         let evidence = self.check_rollback(&state, verdict, opts.force, &mut warnings)?;
         if freeze_check {
-            ratchet::check_freeze(
-                &self.profile.image.to_string(),
-                self.profile.max_signature_age,
-                verdict.newest_signed_time(),
-                now,
-                false,
-            )
-            .map_err(Error::FreezeSuspected)?;
+            self.check_freeze(verdict.newest_signed_time(), now, false)?;
         }
         interrupt(opts, Step::Verified)?;
         let repository = self.repository();

@@ -131,11 +131,15 @@ impl std::fmt::Display for RollbackReason {
     }
 }
 
-/// What a verdict proves about an image's age.
+/// What a verdict proves about an image's age: only authenticated values (a log index
+/// and time a SET covers, an RFC 3161 timestamp, a signed version or timestamp).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Evidence {
     /// The verified log entries of the accepted signatures.
     pub log_entries: Vec<LogEntry>,
+    /// The newest authenticated signing time: log integration times, RFC 3161
+    /// timestamps, a legacy payload's signed `timestamp`.
+    pub newest_time: Option<i64>,
     /// The highest signed version among the accepted signatures, when the profile names
     /// the annotation holding it.
     pub version: Option<String>,
@@ -146,6 +150,7 @@ impl Evidence {
     pub fn of(verdict: &Verdict, version_key: Option<&str>) -> Evidence {
         Evidence {
             log_entries: verdict.log_entries(),
+            newest_time: verdict.newest_signed_time(),
             version: version_key.and_then(|k| {
                 verdict
                     .signed_annotations(k)
@@ -158,13 +163,6 @@ impl Evidence {
     /// The highest log index.
     pub fn max_log_index(&self) -> Option<u64> {
         self.log_entries.iter().map(|e| e.log_index).max()
-    }
-
-    fn newest_time(&self) -> Option<i64> {
-        self.log_entries
-            .iter()
-            .filter_map(|e| e.integrated_time)
-            .max()
     }
 }
 
@@ -225,7 +223,7 @@ pub fn check_rollback(
             }
         }
     }
-    if let (Some(stored), Some(offered)) = (state.integrated_time, evidence.newest_time()) {
+    if let (Some(stored), Some(offered)) = (state.integrated_time, evidence.newest_time) {
         compared = true;
         if offered < stored {
             reasons.push(RollbackReason::OlderTime {
@@ -280,7 +278,7 @@ pub fn advance(state: &mut State, evidence: &Evidence, force: bool) {
         let slot = state.log_indexes.entry(log.to_owned()).or_insert(index);
         *slot = if force { index } else { (*slot).max(index) };
     }
-    if let Some(t) = evidence.newest_time() {
+    if let Some(t) = evidence.newest_time {
         state.integrated_time = Some(match state.integrated_time {
             Some(s) if !force => s.max(t),
             _ => t,
@@ -423,6 +421,7 @@ mod tests {
 
     fn evidence(entries: Vec<LogEntry>, version: Option<&str>) -> Evidence {
         Evidence {
+            newest_time: entries.iter().filter_map(|e| e.integrated_time).max(),
             log_entries: entries,
             version: version.map(str::to_owned),
         }
