@@ -259,6 +259,10 @@ fn check_bundle(
         if signers.is_empty() {
             return Err(Refusal::NoKeyTrusted);
         }
+        let root = root.map_err(|why| Refusal::Bundle {
+            claim: None,
+            message: format!("{location}: the pinned Rekor keys: {why}"),
+        })?;
         (signers, root, tlog)
     } else {
         let Some((signers, root)) = trust.identity_bundles() else {

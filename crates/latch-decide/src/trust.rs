@@ -32,9 +32,6 @@ pub enum TrustError {
     /// Identities are trusted but no root to check their certificates against was given.
     #[error("keyless identities are trusted, but no Sigstore trusted root was given")]
     NoIdentityRoot,
-    /// The pinned Rekor keys do not make a root for key-signed bundles.
-    #[error("the pinned Rekor keys: {0}")]
-    RekorKeys(#[source] latch_sigstore::Error),
 }
 
 /// One trusted signer, as counted towards the threshold.
@@ -85,8 +82,11 @@ pub struct Trust {
     legacy: Option<Policy>,
     /// The keys as bundle signers, named by their log id.
     key_signers: Vec<BundleSigner>,
-    /// The pinned Rekor keys as a root, for key-signed bundles.
-    key_root: TrustRoot,
+    /// The pinned Rekor keys (DER), and the root made of them for key-signed bundles,
+    /// built the first time a bundle needs it (a process that verifies only `.sig`
+    /// signatures never pays for it).
+    rekor_ders: Vec<Vec<u8>>,
+    key_root: std::sync::OnceLock<Result<TrustRoot, String>>,
     /// The identities as bundle signers.
     identity_signers: Vec<BundleSigner>,
     /// The root keyless certificates chain to (`None` without identities).
@@ -204,8 +204,7 @@ impl TrustBuilder {
             }
             Some(b.build()?)
         };
-        let rekor: Vec<Vec<u8>> = self.rekor_keys.iter().map(|k| k.der().to_vec()).collect();
-        let key_root = TrustRoot::from_rekor_keys(&rekor).map_err(TrustError::RekorKeys)?;
+        let rekor_ders: Vec<Vec<u8>> = self.rekor_keys.iter().map(|k| k.der().to_vec()).collect();
         if !self.identities.is_empty() && self.identity_root.is_none() {
             return Err(TrustError::NoIdentityRoot);
         }
@@ -228,7 +227,8 @@ impl TrustBuilder {
             repository: self.repository,
             legacy,
             key_signers,
-            key_root,
+            rekor_ders,
+            key_root: std::sync::OnceLock::new(),
             identity_signers,
             identity_root: self.identity_root,
         })
@@ -276,14 +276,22 @@ impl Trust {
         self.legacy.as_ref()
     }
 
-    /// The keys as bundle signers, the root for them, and the log requirement.
-    pub(crate) fn key_bundles(&self) -> (&[BundleSigner], &TrustRoot, TlogRequirement) {
+    /// The keys as bundle signers, the root for them (or why the pinned Rekor keys make
+    /// none), and the log requirement.
+    pub(crate) fn key_bundles(
+        &self,
+    ) -> (&[BundleSigner], Result<&TrustRoot, &str>, TlogRequirement) {
         let tlog = match self.tlog {
             TlogMode::Required => TlogRequirement::Required,
             // Entries that are present are still checked against the bundle.
             TlogMode::Optional | TlogMode::Ignored => TlogRequirement::None,
         };
-        (&self.key_signers, &self.key_root, tlog)
+        let root = self
+            .key_root
+            .get_or_init(|| TrustRoot::from_rekor_keys(&self.rekor_ders).map_err(|e| e.to_string()))
+            .as_ref()
+            .map_err(String::as_str);
+        (&self.key_signers, root, tlog)
     }
 
     /// The identities as bundle signers and their root (`None` without identities).

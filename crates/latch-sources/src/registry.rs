@@ -13,7 +13,7 @@ use latch_sigstore::cosign::{
     BUNDLE_CONTENT_ANNOTATION, BUNDLE_PREDICATE_TYPE_ANNOTATION, BUNDLE_V03_MEDIA_TYPE,
     COSIGN_SIGN_PREDICATE, DSSE_LAYER_MEDIA_TYPE, is_bundle_media_type,
 };
-use latch_trust::signatures_from_manifest;
+use latch_trust::{SignatureParseError, signatures_from_manifest};
 
 use crate::{MAX_PAYLOAD_BYTES, MAX_REFERRERS, SourceError};
 
@@ -87,34 +87,53 @@ pub async fn fetch_sigs(
             },
         ));
     };
-    let blobs = fetch_payloads(client, &sig_ref, image).await?;
-    sigs_of(image, &blobs, &location)
+    let (blobs, failed) = fetch_payloads(client, &sig_ref, image).await?;
+    let mut found = sigs_of(image, &blobs, &location)?;
+    // A payload that could not be fetched is refused for what was wrong with it.
+    for c in &mut found.sigs {
+        if let Err(SignatureParseError::MissingBlob { digest }) = &c.signature
+            && let Some((_, reason)) = failed.iter().find(|(d, _)| d == digest)
+        {
+            c.signature = Err(SignatureParseError::BlobUnavailable {
+                digest: digest.clone(),
+                reason: reason.clone(),
+            });
+        }
+    }
+    Ok(found)
 }
 
 /// Each layer's payload, bounded and checked against its digest; layers that cannot be
-/// fetched are left out (their candidates then say so).
+/// fetched are left out, with why (their candidates then say so).
+#[allow(clippy::type_complexity)]
 async fn fetch_payloads(
     client: &Client,
     at: &Reference,
     image: &ImageManifest,
-) -> Result<Vec<(Descriptor, Vec<u8>)>, SourceError> {
+) -> Result<(Vec<(Descriptor, Vec<u8>)>, Vec<(Digest, String)>), SourceError> {
     // Refuse an oversized list before fetching anything.
     signatures_from_manifest(image, &[]).map_err(|source| SourceError::Signatures {
         location: at.to_string(),
         source,
     })?;
     let mut blobs: Vec<(Descriptor, Vec<u8>)> = Vec::new();
+    let mut failed: Vec<(Digest, String)> = Vec::new();
     for layer in &image.layers {
-        if blobs.iter().any(|(d, _)| d.digest == layer.digest) {
+        if blobs.iter().any(|(d, _)| d.digest == layer.digest)
+            || failed.iter().any(|(d, _)| *d == layer.digest)
+        {
             continue;
         }
         match client.get_blob_bytes(at, layer, MAX_PAYLOAD_BYTES).await {
             Ok(bytes) => blobs.push((layer.clone(), bytes)),
-            Err(e) if blob_problem(&e) => {}
+            Err(e) if blob_problem(&e) => failed.push((
+                layer.digest.clone(),
+                latch_oci::text::clip(&e.to_string(), 400),
+            )),
             Err(e) => return Err(e.into()),
         }
     }
-    Ok(blobs)
+    Ok((blobs, failed))
 }
 
 /// The candidates of a `.sig` manifest whose payloads are `blobs` (shared with layouts).

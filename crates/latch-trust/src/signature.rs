@@ -115,6 +115,15 @@ pub enum SignatureParseError {
         /// The layer's digest.
         digest: Digest,
     },
+    /// The layer's blob could not be fetched: absent, larger than a payload may be, or not
+    /// what its descriptor says (another size or digest).
+    #[error("the payload blob {digest} could not be used: {reason}")]
+    BlobUnavailable {
+        /// The layer's digest.
+        digest: Digest,
+        /// What was wrong with it.
+        reason: String,
+    },
     /// The blob's bytes do not hash to the layer's digest.
     #[error("blob bytes do not hash to the layer digest {expected}")]
     BlobDigestMismatch {

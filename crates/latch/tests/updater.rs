@@ -845,3 +845,51 @@ async fn a_missing_signed_version_is_named_as_missing() {
     );
     assert!(msg.contains(common::VERSION), "{msg}");
 }
+
+/// A signature whose payload blob is not what its layer says (another size) is refused
+/// for that, not as "no blob supplied".
+#[tokio::test]
+async fn a_payload_blob_of_the_wrong_size_is_named() {
+    let w = World::new();
+    let d = w.push_image(1, "latest");
+    let sig = make_signature(
+        &w.key,
+        &w.repo,
+        &d,
+        Some((
+            &w.log,
+            LogPosition {
+                index: 10,
+                time: now() - 60,
+            },
+        )),
+        &[],
+    );
+    let (manifest, blobs) = common::sig_manifest(&[sig]);
+    for (desc, bytes) in blobs {
+        w.client
+            .push_blob_bytes(&w.reference("latest"), &desc.media_type, bytes.into())
+            .await
+            .unwrap();
+    }
+    let mut image = manifest.as_image().unwrap().clone();
+    image.layers[0].size += 1;
+    let lying = latch::oci::ManifestBytes::from_image(&image);
+    w.client
+        .put_manifest(
+            &w.reference("latest"),
+            &format!("{}.sig", d.tag_form()),
+            &lying,
+        )
+        .await
+        .unwrap();
+    let err = w
+        .updater()
+        .upgrade(&UpgradeOptions::default(), &NoProgress)
+        .await
+        .unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(err, Error::NotVerified { .. }), "{msg}");
+    assert!(msg.contains("could not be used"), "{msg}");
+    assert!(!msg.contains("no blob supplied"), "{msg}");
+}
