@@ -9,11 +9,12 @@ use serde_json::Value;
 
 use crate::error::{DiffError, Result};
 use crate::extract::{Side, Want};
-use crate::fs::{self, EntryKind, FsEntry, Ignore, LayerScan, ScanContext};
+use crate::fs::{self, FsEntry, Ignore, LayerScan, ScanContext};
 use crate::json::{diff_values, prune, render};
 use crate::report::{Collector, DiffReport, Kind, Stats};
 use crate::source::{Image, PlatformEntry, PlatformImage};
 use crate::{DiffOptions, Mode};
+use latch_tar::EntryKind;
 
 /// Annotations that name an image rather than describe it (ignored in semantic mode).
 const NAME_ANNOTATIONS: &[&str] = &[ANNOTATION_REF_NAME, "io.containerd.image.name"];

@@ -14,48 +14,28 @@ use crate::Limits;
 use crate::blob;
 use crate::error::{DiffError, TarError};
 use crate::source::Layer;
-use latch_tar::{Entry, Format, Stream, TarReader, flag};
+use latch_tar::{Entry, EntryKind, Format, Stream, TarReader, flag};
 
 /// Prefix of whiteout entries.
 pub(crate) const WHITEOUT: &str = ".wh.";
 /// Name of the opaque-directory marker.
 pub(crate) const OPAQUE: &str = ".wh..wh..opq";
 
-/// What an entry is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum EntryKind {
-    File,
-    Dir,
-    Symlink,
-    Hardlink,
-    Char,
-    Block,
-    Fifo,
-    Other(u8),
+/// How an entry's kind (`latch_tar::EntryKind`, from its type flag) is named in reports.
+pub(crate) trait KindName {
+    /// `file`, `dir`, `symlink`, `hardlink`, `char device`…
+    fn name(self) -> String;
 }
 
-impl EntryKind {
-    fn of(flag: u8) -> EntryKind {
-        match flag {
-            flag::REGULAR | flag::REGULAR_OLD | flag::CONTIGUOUS => EntryKind::File,
-            flag::DIR => EntryKind::Dir,
-            flag::SYMLINK => EntryKind::Symlink,
-            flag::LINK => EntryKind::Hardlink,
-            flag::CHAR => EntryKind::Char,
-            flag::BLOCK => EntryKind::Block,
-            flag::FIFO => EntryKind::Fifo,
-            other => EntryKind::Other(other),
-        }
-    }
-
-    pub fn name(self) -> String {
+impl KindName for EntryKind {
+    fn name(self) -> String {
         match self {
             EntryKind::File => "file".into(),
             EntryKind::Dir => "dir".into(),
             EntryKind::Symlink => "symlink".into(),
-            EntryKind::Hardlink => "hardlink".into(),
-            EntryKind::Char => "char device".into(),
-            EntryKind::Block => "block device".into(),
+            EntryKind::HardLink => "hardlink".into(),
+            EntryKind::CharDevice => "char device".into(),
+            EntryKind::BlockDevice => "block device".into(),
             EntryKind::Fifo => "fifo".into(),
             EntryKind::Other(f) => format!("type {}", escape(&[f])),
         }
@@ -115,7 +95,7 @@ impl FsEntry {
         }
         match self.kind {
             EntryKind::File => format!("file, {} B", self.size),
-            EntryKind::Symlink | EntryKind::Hardlink => format!(
+            EntryKind::Symlink | EntryKind::HardLink => format!(
                 "{} -> {}",
                 self.kind.name(),
                 self.link.as_deref().unwrap_or("")
@@ -464,11 +444,11 @@ fn to_fs_entry(
     digest: Option<[u8; 32]>,
     ctx: &ScanContext<'_>,
 ) -> Result<FsEntry, DiffError> {
-    let kind = EntryKind::of(entry.flag);
+    let kind = entry.kind();
     let has_data = entry.has_data();
     let link = match kind {
         EntryKind::Symlink => Some(escape(&entry.link).into_boxed_str()),
-        EntryKind::Hardlink => Some(
+        EntryKind::HardLink => Some(
             canonical(&entry.link)
                 .map_err(|detail| DiffError::BadEntry {
                     image: ctx.image.to_owned(),
@@ -521,7 +501,7 @@ fn to_fs_entry(
         link,
         xattrs,
         pax,
-        dev: matches!(kind, EntryKind::Char | EntryKind::Block)
+        dev: matches!(kind, EntryKind::CharDevice | EntryKind::BlockDevice)
             .then_some((entry.dev_major, entry.dev_minor)),
         mtime: entry.mtime.into_boxed_str(),
         atime: entry.atime.map(String::into_boxed_str),
