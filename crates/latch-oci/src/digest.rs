@@ -147,11 +147,9 @@ impl Digest {
         if self.algorithm != Algorithm::Sha256 {
             return None;
         }
+        // `hex` was validated as 64 lowercase hex digits when the digest was made.
         let mut out = [0u8; 32];
-        for (i, b) in out.iter_mut().enumerate() {
-            // `hex` was validated as 64 lowercase hex digits when the digest was made.
-            *b = u8::from_str_radix(self.hex.get(2 * i..2 * i + 2)?, 16).ok()?;
-        }
+        hex::decode_to_slice(&self.hex, &mut out).ok()?;
         Some(out)
     }
 

@@ -82,7 +82,7 @@ impl LegacyRekorEntry<'_> {
             location: location.to_owned(),
             detail: format!("{REKOR_BUNDLE_ANNOTATION}: {detail}"),
         };
-        let log_id = decode_hex(self.log_id_hex)
+        let log_id = crate::encoding::decode_hex(self.log_id_hex)
             .filter(|b| b.len() == 32)
             .ok_or_else(|| bad("logID is not 64 hex digits".into()))?;
         if self.log_index < 0 {
@@ -225,7 +225,7 @@ fn explain_binding(
         return error;
     };
     let spec = &body["spec"];
-    let payload_hash = hex_of(sigstore_verify::crypto::sha256(sig.payload).as_bytes());
+    let payload_hash = hex::encode(sigstore_verify::crypto::sha256(sig.payload).as_bytes());
     let logged_hash = spec["data"]["hash"]["value"].as_str().unwrap_or_default();
     if logged_hash != payload_hash {
         return Error::claim(
@@ -247,7 +247,7 @@ fn explain_binding(
     let fingerprint = |der: &[u8]| {
         format!(
             "certificate sha256:{}",
-            hex_of(sigstore_verify::crypto::sha256(der).as_bytes())
+            hex::encode(sigstore_verify::crypto::sha256(der).as_bytes())
         )
     };
     let found = match logged_cert.as_deref() {
@@ -302,40 +302,13 @@ fn certificates(bytes: &[u8], what: &str, location: &str) -> Result<Vec<Vec<u8>>
 
 /// Strict PEM: `CERTIFICATE` blocks separated by whitespace only.
 fn pem_certificates(text: &str) -> std::result::Result<Vec<Vec<u8>>, String> {
-    const BEGIN: &str = "-----BEGIN CERTIFICATE-----";
-    const END: &str = "-----END CERTIFICATE-----";
-    let mut out = Vec::new();
-    let mut rest = text.trim();
-    while !rest.is_empty() {
-        let body = rest
-            .strip_prefix(BEGIN)
-            .ok_or("PEM holds something other than CERTIFICATE blocks")?;
-        let (b64, after) = body
-            .split_once(END)
-            .ok_or("PEM CERTIFICATE block without its END line")?;
-        let b64: String = b64.split_ascii_whitespace().collect();
-        out.push(
-            STANDARD
-                .decode(b64)
-                .map_err(|e| format!("PEM CERTIFICATE block is not base64: {e}"))?,
-        );
-        rest = after.trim_start();
-    }
-    Ok(out)
-}
-
-fn decode_hex(s: &str) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+    crate::encoding::pem_blocks(text)?
+        .into_iter()
+        .map(|(label, der)| match label.as_str() {
+            "CERTIFICATE" => Ok(der),
+            _ => Err("PEM holds something other than CERTIFICATE blocks".to_owned()),
+        })
         .collect()
-}
-
-fn hex_of(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

@@ -30,6 +30,7 @@
 #![warn(missing_docs)]
 
 pub mod cosign;
+mod encoding;
 mod error;
 pub mod legacy;
 pub mod policy;

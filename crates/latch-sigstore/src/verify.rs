@@ -387,7 +387,7 @@ pub fn verify_parsed_bundle(
         .filter(|e| outcome.log_verified && e.inclusion_promise.is_some())
         .map(|e| LogEntryInfo {
             log_index: e.log_index.get(),
-            log_id: hex_of(e.log_id.key_id.as_bytes()),
+            log_id: hex::encode(e.log_id.key_id.as_bytes()),
             kind: format!("{}/{}", e.kind_version.kind(), e.kind_version.version()),
             integrated_time: e.integrated_time.map(|t| t.as_second()),
         })
@@ -489,10 +489,6 @@ fn refuse_unbound_hash_algorithms(bundle: &Bundle, location: &str) -> Result<()>
     Ok(())
 }
 
-fn hex_of(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// A clear error for a DSSE statement whose subjects do not include the artifact.
 fn subject_error(
     bundle: &Bundle,
@@ -508,7 +504,7 @@ fn subject_error(
             format!("sha256:{}", sigstore_verify::crypto::sha256(b).to_hex())
         }
         sigstore_verify::types::Artifact::Digest(d) => {
-            format!("sha256:{}", hex_of(d.as_bytes()))
+            format!("sha256:{}", hex::encode(d.as_bytes()))
         }
         _ => return None,
     };
@@ -637,7 +633,7 @@ fn verify_unlogged(
             failures.push(format!("key {name}: invalid signature: {e}"));
             continue;
         }
-        let hex_digest = format!("sha256:{}", hex_of(&digest));
+        let hex_digest = format!("sha256:{}", hex::encode(&digest));
         let statement = match &bundle.content {
             SignatureContent::DsseEnvelope(env) => {
                 if env.payload_type != crate::statement::IN_TOTO_PAYLOAD_TYPE {
@@ -676,11 +672,11 @@ fn verify_unlogged(
                         return Err(Error::claim(
                             location,
                             "message digest",
-                            format!("{}:{}", hash.rekor_name(), hex_of(&expected)),
+                            format!("{}:{}", hash.rekor_name(), hex::encode(&expected)),
                             Some(&format!(
                                 "{}:{}",
                                 found.map_or("unsupported", keys::Hash::rekor_name),
-                                hex_of(md.digest.as_bytes())
+                                hex::encode(md.digest.as_bytes())
                             )),
                         ));
                     }

@@ -33,10 +33,10 @@ use sigstore_verify::types::bundle::{MessageSignature, VerificationMaterialConte
 use sigstore_verify::types::{Bundle, KindVersion, SignatureContent};
 use sigstore_verify::{Error as SvError, TimestampError, TransparencyLogError};
 
+use super::Artifact;
 use super::keys::{EcKey, Hash};
 use super::leaf::{Leaf, verify_chain, verify_sct};
 use super::tlog::{self, LoggedVerifier};
-use super::{Artifact, hex_of};
 use crate::error::{Error, Result};
 use crate::root::TrustRoot;
 
@@ -290,8 +290,8 @@ pub(crate) fn verify(
         if logged.digest != digest {
             return Err(mismatch(
                 "artifact hash",
-                format!("{}:{}", hash.rekor_name(), hex_of(&digest)),
-                format!("{}:{}", hash.rekor_name(), hex_of(&logged.digest)),
+                format!("{}:{}", hash.rekor_name(), hex::encode(&digest)),
+                format!("{}:{}", hash.rekor_name(), hex::encode(&logged.digest)),
             ));
         }
         if logged.signature.as_slice() != message.signature.as_bytes() {
@@ -309,7 +309,7 @@ pub(crate) fn verify(
                     "verifier",
                     format!(
                         "the public key sha256:{}",
-                        hex_of(&Hash::Sha256.digest(&spki))
+                        hex::encode(Hash::Sha256.digest(&spki))
                     ),
                     describe(found),
                 ));
@@ -319,7 +319,7 @@ pub(crate) fn verify(
                     "verifier",
                     format!(
                         "the bundle's certificate sha256:{}",
-                        hex_of(&Hash::Sha256.digest(&leaf.der))
+                        hex::encode(Hash::Sha256.digest(&leaf.der))
                     ),
                     describe(found),
                 ));
@@ -350,11 +350,14 @@ fn describe(v: &LoggedVerifier) -> String {
         LoggedVerifier::PublicKey(der) => {
             format!(
                 "the public key sha256:{}",
-                hex_of(&Hash::Sha256.digest(der))
+                hex::encode(Hash::Sha256.digest(der))
             )
         }
         LoggedVerifier::Certificate(der) => {
-            format!("a certificate sha256:{}", hex_of(&Hash::Sha256.digest(der)))
+            format!(
+                "a certificate sha256:{}",
+                hex::encode(Hash::Sha256.digest(der))
+            )
         }
     }
 }

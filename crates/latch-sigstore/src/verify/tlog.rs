@@ -18,7 +18,6 @@ use sigstore_verify::types::{
 };
 use sigstore_verify::{Error as SvError, TransparencyLogError};
 
-use super::hex_of;
 use super::keys::Hash;
 use crate::error::Error;
 
@@ -55,7 +54,7 @@ pub(crate) fn refuse_duplicates(bundle: &Bundle, location: &str) -> Result<(), E
         if twice {
             return Err(Error::DuplicateLogEntry {
                 location: location.to_owned(),
-                log_id: hex_of(entry.log_id.key_id.as_bytes()),
+                log_id: hex::encode(entry.log_id.key_id.as_bytes()),
                 log_index: entry.log_index.get(),
             });
         }
@@ -263,29 +262,13 @@ fn base64_at(v: &serde_json::Value, path: &[&str]) -> Result<Vec<u8>, SvError> {
         .map_err(|e| malformed(format!("hashedrekord {}: {e}", path.join("."))))
 }
 
-fn decode_hex(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) || !text.is_ascii() {
-        return None;
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).ok())
-        .collect()
-}
-
-/// The DER of a single PEM block, its label, and nothing but whitespace around it.
+/// The DER of a single PEM block, and its label.
 fn pem_block(text: &str) -> Result<(String, Vec<u8>), String> {
-    let text = text.trim();
-    let rest = text.strip_prefix("-----BEGIN ").ok_or("not a PEM block")?;
-    let (label, rest) = rest.split_once("-----").ok_or("malformed PEM header")?;
-    let end = format!("-----END {label}-----");
-    let (body, after) = rest.split_once(&end).ok_or("no PEM footer")?;
-    if !after.trim().is_empty() {
-        return Err("data after the PEM block".into());
+    let mut blocks = crate::encoding::pem_blocks(text)?;
+    match blocks.len() {
+        1 => Ok(blocks.remove(0)),
+        _ => Err("data after the PEM block".into()),
     }
-    let b64: String = body.chars().filter(|c| !c.is_ascii_whitespace()).collect();
-    let der = STANDARD.decode(b64).map_err(|e| format!("PEM body: {e}"))?;
-    Ok((label.to_owned(), der))
 }
 
 /// Reads the `hashedrekord` body of `entry` (0.0.1: Rekor v1; 0.0.2: Rekor v2).
@@ -313,7 +296,7 @@ pub(crate) fn parse_hashedrekord(entry: &TransparencyLogEntry) -> Result<HashedR
     if version == "0.0.1" {
         let algorithm = str_at(&body, &["spec", "data", "hash", "algorithm"])?.to_owned();
         let value = str_at(&body, &["spec", "data", "hash", "value"])?;
-        let digest = decode_hex(value)
+        let digest = crate::encoding::decode_hex(value)
             .ok_or_else(|| malformed("hashedrekord spec.data.hash.value is not hex"))?;
         let signature = base64_at(&body, &["spec", "signature", "content"])?;
         let pem = base64_at(&body, &["spec", "signature", "publicKey", "content"])?;
@@ -400,8 +383,5 @@ mod tests {
         assert!(pem_block("-----BEGIN X-----\nAAEC\n-----END X-----\ntrailing").is_err());
         assert!(pem_block("-----BEGIN X-----\nAAEC\n-----END Y-----").is_err());
         assert!(pem_block("AAEC").is_err());
-        assert_eq!(decode_hex("0aFf"), Some(vec![10, 255]));
-        assert_eq!(decode_hex("0a0"), None);
-        assert_eq!(decode_hex("zz"), None);
     }
 }
