@@ -73,7 +73,6 @@ impl std::fmt::Display for TrustedSigner {
 /// Keys and identities, loaded, with everything the decision needs derived once.
 #[derive(Debug)]
 pub struct Trust {
-    keys: Vec<PublicKey>,
     identities: Vec<IdentityPolicy>,
     threshold: usize,
     tlog: TlogMode,
@@ -82,10 +81,9 @@ pub struct Trust {
     legacy: Option<Policy>,
     /// The keys as bundle signers, named by their log id.
     key_signers: Vec<BundleSigner>,
-    /// The pinned Rekor keys (DER), and the root made of them for key-signed bundles,
-    /// built the first time a bundle needs it (a process that verifies only `.sig`
-    /// signatures never pays for it).
-    rekor_ders: Vec<Vec<u8>>,
+    /// The root made of the pinned Rekor keys, for key-signed bundles, built the first
+    /// time a bundle needs it (a process that verifies only `.sig` signatures never pays
+    /// for it).
     key_root: std::sync::OnceLock<Result<TrustRoot, String>>,
     /// The identities as bundle signers.
     identity_signers: Vec<BundleSigner>,
@@ -204,7 +202,6 @@ impl TrustBuilder {
             }
             Some(b.build()?)
         };
-        let rekor_ders: Vec<Vec<u8>> = self.rekor_keys.iter().map(|k| k.der().to_vec()).collect();
         if !self.identities.is_empty() && self.identity_root.is_none() {
             return Err(TrustError::NoIdentityRoot);
         }
@@ -220,14 +217,12 @@ impl TrustBuilder {
             .map(BundleSigner::Identity)
             .collect();
         Ok(Trust {
-            keys: self.keys,
             identities: self.identities,
             threshold,
             tlog,
             repository: self.repository,
             legacy,
             key_signers,
-            rekor_ders,
             key_root: std::sync::OnceLock::new(),
             identity_signers,
             identity_root: self.identity_root,
@@ -243,7 +238,7 @@ impl Trust {
 
     /// The trusted keys (distinct).
     pub fn keys(&self) -> &[PublicKey] {
-        &self.keys
+        self.legacy.as_ref().map(Policy::keys).unwrap_or(&[])
     }
 
     /// The trusted keyless identities.
@@ -266,7 +261,8 @@ impl Trust {
         self.repository.as_ref()
     }
 
-    /// The pinned Rekor keys.
+    /// The pinned Rekor keys, as the key policy holds them (none when only identities are
+    /// trusted: keyless signatures are logged in the identities' root).
     pub fn rekor_keys(&self) -> &[PublicKey] {
         self.legacy.as_ref().map(Policy::rekor_keys).unwrap_or(&[])
     }
@@ -288,7 +284,11 @@ impl Trust {
         };
         let root = self
             .key_root
-            .get_or_init(|| TrustRoot::from_rekor_keys(&self.rekor_ders).map_err(|e| e.to_string()))
+            .get_or_init(|| {
+                let ders: Vec<Vec<u8>> =
+                    self.rekor_keys().iter().map(|k| k.der().to_vec()).collect();
+                TrustRoot::from_rekor_keys(&ders).map_err(|e| e.to_string())
+            })
             .as_ref()
             .map_err(String::as_str);
         (&self.key_signers, root, tlog)
@@ -304,18 +304,18 @@ impl Trust {
 
     /// How many trusted signers there are (keys, then identities).
     pub(crate) fn signer_count(&self) -> usize {
-        self.keys.len() + self.identities.len()
+        self.keys().len() + self.identities.len()
     }
 
     /// The trusted signer at `entry` (keys first, then identities).
     pub fn trusted_signer(&self, entry: usize) -> Option<TrustedSigner> {
-        if let Some(k) = self.keys.get(entry) {
+        if let Some(k) = self.keys().get(entry) {
             return Some(TrustedSigner::Key {
                 log_id: k.log_id().to_owned(),
                 store_id: k.store_id().to_owned(),
             });
         }
-        let index = entry - self.keys.len();
+        let index = entry - self.keys().len();
         self.identities.get(index).map(|i| TrustedSigner::Identity {
             index,
             issuer: i.issuer.clone(),
@@ -325,12 +325,12 @@ impl Trust {
 
     /// The entry of the trusted key with this log id.
     pub(crate) fn key_entry(&self, log_id: &str) -> Option<usize> {
-        self.keys.iter().position(|k| k.log_id() == log_id)
+        self.keys().iter().position(|k| k.log_id() == log_id)
     }
 
     /// The entry of the identity at `index` among the identities.
     pub(crate) fn identity_entry(&self, index: usize) -> Option<usize> {
-        (index < self.identities.len()).then_some(self.keys.len() + index)
+        (index < self.identities.len()).then_some(self.keys().len() + index)
     }
 
     /// Every trusted signer, in entry order.
