@@ -67,9 +67,27 @@ pub async fn verify_remote(
     trust: &Trust,
     now: i64,
 ) -> Result<Verdict> {
-    let decided = decide_remote(client, reference, trust, now).await?;
-    let location = latch_sources::registry::sig_reference(reference, &decided.verdict.digest);
-    Ok(accept(decided, &location.to_string())?.verdict)
+    let manifest = client.get_manifest(reference).await?;
+    Ok(
+        verify_in_registry(client, reference, manifest.digest(), trust, now)
+            .await?
+            .verdict,
+    )
+}
+
+/// The decision on `digest` over the signatures beside it in `repository`'s registry,
+/// refused ([`accept`]) unless enough trusted signers signed.
+pub async fn verify_in_registry(
+    client: &Client,
+    repository: &Reference,
+    digest: &Digest,
+    trust: &Trust,
+    now: i64,
+) -> Result<Decided> {
+    let source = Source::Registry { client, repository };
+    let decided = latch_sources::decide(&source, trust, digest, now).await?;
+    let location = latch_sources::registry::sig_reference(repository, digest);
+    accept(decided, &location.to_string())
 }
 
 /// Decides on a file of `cosign download signature` output (a JSON list, or one object

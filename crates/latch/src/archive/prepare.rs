@@ -9,7 +9,7 @@ use latch_decide::{CandidateKind, Verdict};
 use latch_oci::manifest::ANNOTATION_REF_NAME;
 use latch_oci::{Digest, ImageIndex, ManifestBytes, OciLayout, Platform};
 use latch_registry::{NoProgress, Progress, PullOptions, RegistryError, pull_to_layout};
-use latch_sources::{Decided, Source};
+use latch_sources::Decided;
 use serde::Serialize;
 
 use super::unpack::image_only;
@@ -19,7 +19,7 @@ use crate::error::{Error, Result};
 use crate::flows::remote::no_such_platform;
 use crate::profile::Source as ProfileSource;
 use crate::updater::Updater;
-use crate::verify::{accept, now_unix};
+use crate::verify::{now_unix, verify_in_registry};
 
 /// What `prepare-archive` wrote.
 #[derive(Debug, Clone, Serialize)]
@@ -49,18 +49,6 @@ pub struct PrepareReport {
 }
 
 impl Updater {
-    /// The decision on `digest` in the profile's registry, refused unless trusted.
-    async fn decide_accepted(
-        &self,
-        source: &Source<'_>,
-        digest: &Digest,
-        now: i64,
-    ) -> Result<Decided> {
-        let decided = latch_sources::decide(source, &self.trust, digest, now).await?;
-        let location = latch_sources::registry::sig_reference(&self.profile.image, digest);
-        accept(decided, &location.to_string())
-    }
-
     /// Prepares an air-gap archive of the image the profile follows, for `platform`
     /// (default: the profile's), verified exactly as `upgrade` verifies. The archive is
     /// written to a temporary file and renamed into place only when complete.
@@ -82,10 +70,6 @@ impl Updater {
             .cloned()
             .unwrap_or_else(|| self.profile.platform.clone());
         let client = &self.client;
-        let source = Source::Registry {
-            client,
-            repository: &image,
-        };
         let top = client.get_manifest(&image).await?;
         // Prefer the platform manifest's own signatures (Dangerzone's CI signs with
         // --recursive); else the index's, carrying the index and that one platform.
@@ -97,16 +81,17 @@ impl Updater {
                 let platform_manifest = client
                     .get_manifest(&image.with_digest(desc.digest.clone()))
                     .await?;
-                match self.decide_accepted(&source, &desc.digest, now).await {
+                match verify_in_registry(client, &image, &desc.digest, &self.trust, now).await {
                     Ok(d) => (platform_manifest, KIND_IMAGE, d),
                     Err(_) => {
-                        let d = self.decide_accepted(&source, top.digest(), now).await?;
+                        let d = verify_in_registry(client, &image, top.digest(), &self.trust, now)
+                            .await?;
                         (top.clone(), KIND_INDEX, d)
                     }
                 }
             }
             None => {
-                let d = self.decide_accepted(&source, top.digest(), now).await?;
+                let d = verify_in_registry(client, &image, top.digest(), &self.trust, now).await?;
                 (top.clone(), KIND_IMAGE, d)
             }
         };

@@ -61,17 +61,17 @@ impl Updater {
         match &self.profile.source {
             profile::Source::Registry => {
                 let manifest = self.client.get_manifest(image).await?;
-                let source = Source::Registry {
-                    client: &self.client,
-                    repository: image,
-                };
-                let decided =
-                    latch_sources::decide(&source, &self.trust, manifest.digest(), now).await?;
-                let location =
-                    latch_sources::registry::sig_reference(image, manifest.digest()).to_string();
+                let decided = crate::verify::verify_in_registry(
+                    &self.client,
+                    image,
+                    manifest.digest(),
+                    &self.trust,
+                    now,
+                )
+                .await?;
                 Ok(Remote {
                     platform_digest: self.platform_of(&manifest, &image.to_string())?,
-                    decided: accept(decided, &location)?,
+                    decided,
                     manifest,
                     layout: None,
                 })
