@@ -1,6 +1,9 @@
 //! `latch`: the command-line client of the `latch` library. It parses, calls a flow and
 //! renders the result (human text with progress bars, or `--json`); nothing more.
 #![forbid(unsafe_code)]
+// All output goes through `output` (`outln!`, `errln!`…), which never panics on a closed
+// pipe or a full disk.
+#![deny(clippy::print_stdout, clippy::print_stderr)]
 
 mod commands;
 mod output;
@@ -9,6 +12,8 @@ mod progress;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+
+use crate::output::{AnyError, errln};
 
 /// Keep a sandbox container image current from a registry you do not trust.
 ///
@@ -59,14 +64,17 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return clap_exit(&e),
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
     {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("latch: cannot start the async runtime: {e}");
+            errln!("latch: cannot start the async runtime: {e}");
             return ExitCode::from(2);
         }
     };
@@ -98,14 +106,47 @@ fn main() -> ExitCode {
             Command::Promote(a) => commands::promote::run(&cli.global, a).await,
         }
     });
-    match result {
+    // A last line may still sit in stdout's buffer: its write error counts too.
+    match result.and_then(|code| output::flush_stdout().map(|()| code).map_err(Into::into)) {
         Ok(code) => code,
-        Err(e) => {
-            if std::env::args_os().any(|a| a == "--json") {
-                output::print_json_error(&e);
-            }
-            output::print_error(&e);
-            ExitCode::FAILURE
-        }
+        Err(e) => fail(&e),
+    }
+}
+
+/// Reports a failed command and returns its exit code.
+fn fail(e: &AnyError) -> ExitCode {
+    if let Some(w) = output::stdout_error(e) {
+        return output::stdout_failure(w);
+    }
+    let mut unwritten = None;
+    if std::env::args_os().any(|a| a == "--json") {
+        unwritten = output::print_json_error(e)
+            .and_then(|()| output::flush_stdout())
+            .err();
+    }
+    // The command's own failure is reported (on stderr) even when its JSON document
+    // could not be written; a closed pipe adds nothing to it.
+    output::print_error(e);
+    if let Some(w) = unwritten.filter(|w| !w.is_broken_pipe()) {
+        errln!("latch: {w}: {}", w.0);
+    }
+    ExitCode::FAILURE
+}
+
+/// Ends as `Cli::parse` would (help and version on stdout with 0, usage errors on stderr
+/// with 2), except that a failed write to stdout is handled like any command's.
+fn clap_exit(e: &clap::Error) -> ExitCode {
+    let code = ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
+    if e.use_stderr() {
+        let _ = e.print();
+        return code;
+    }
+    match e
+        .print()
+        .map_err(output::StdoutError)
+        .and_then(|()| output::flush_stdout())
+    {
+        Ok(()) => code,
+        Err(w) => output::stdout_failure(&w),
     }
 }

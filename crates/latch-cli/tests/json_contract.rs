@@ -229,6 +229,22 @@ fn every_documented_json_document_matches_its_command() {
         profile("verify-local", "data"),
         true,
     );
+    // The text form names the repository whole, port included, and the image id.
+    let text = latch(
+        &profile("verify-local", "data")
+            .iter()
+            .map(String::as_str)
+            .filter(|a| *a != "--json")
+            .collect::<Vec<_>>(),
+        &env,
+    );
+    let said = String::from_utf8_lossy(&text.stdout).into_owned();
+    let repository = image.rsplit_once(':').map(|(r, _)| r).unwrap_or(&image);
+    assert!(
+        said.starts_with(&format!("Verified {repository}@sha256:")),
+        "{said}"
+    );
+    assert!(said.contains("(image sha256:"), "{said}");
     run(
         &mut c,
         "store-signatures",

@@ -17,7 +17,7 @@ use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _, AsyncWriteExt as _};
 
 use crate::auth::{Challenge, Realm, TokenCache, TokenResponse, parse_challenges};
 use crate::credentials::{self, CredentialSource, Credentials};
-use crate::error::{RegistryError, Result};
+use crate::error::{RegistryError, Result, Stall};
 use crate::progress::Progress;
 
 /// Bound on token responses, error bodies and tag lists per page.
@@ -28,6 +28,8 @@ const MAX_TAG_PAGES: usize = 1000;
 const MAX_TAGS: usize = 100_000;
 /// Write buffer for blob downloads: large writes, few system calls.
 const WRITE_BUFFER: usize = 1024 * 1024;
+/// How long the body of an error response may take (it only words the error).
+const ERROR_BODY_DEADLINE: Duration = Duration::from_secs(30);
 
 /// How the client behaves. [`ClientOptions::from_env`] is what the CLI uses.
 #[derive(Debug, Clone)]
@@ -48,6 +50,18 @@ pub struct ClientOptions {
     pub connect_timeout: Duration,
     /// Timeout for a read making no progress.
     pub read_timeout: Duration,
+    /// Deadline for a response's status and headers (requests without a body), and
+    /// for a small document (token, manifest, tag list, signature, referrers) to arrive
+    /// whole (default 120 s).
+    pub document_deadline: Duration,
+    /// A blob moving slower than this many bytes per second over a whole
+    /// [`ClientOptions::speed_window`] is abandoned and resumed, within
+    /// [`ClientOptions::max_retries`] (default 1024 bytes/s: far below a slow Tor
+    /// circuit; 0 disables the floor).
+    pub min_blob_speed: u64,
+    /// The window over which [`ClientOptions::min_blob_speed`] is measured (default
+    /// 60 s).
+    pub speed_window: Duration,
     /// `User-Agent`.
     pub user_agent: String,
     /// A file where bearer tokens and token endpoints are kept between runs (mode
@@ -67,6 +81,9 @@ impl Default for ClientOptions {
             parallel_blobs: 4,
             connect_timeout: Duration::from_secs(30),
             read_timeout: Duration::from_secs(60),
+            document_deadline: Duration::from_secs(120),
+            min_blob_speed: 1024,
+            speed_window: Duration::from_secs(60),
             user_agent: format!("latch/{}", env!("CARGO_PKG_VERSION")),
             auth_cache: None,
         }
@@ -247,7 +264,22 @@ impl Client {
         url: &str,
         build: impl Fn(RequestBuilder) -> RequestBuilder,
     ) -> Result<Response> {
-        let mut attempt = 0;
+        let mut retries = 0;
+        self.send_counted(reference, access, method, url, build, &mut retries)
+            .await
+    }
+
+    /// [`Client::send`], counting its retries in `retries`, a bound it shares with the
+    /// caller's own (a blob download's resumes): retries never multiply.
+    async fn send_counted(
+        &self,
+        reference: &Reference,
+        access: Access,
+        method: Method,
+        url: &str,
+        build: impl Fn(RequestBuilder) -> RequestBuilder,
+        retries: &mut u32,
+    ) -> Result<Response> {
         loop {
             let result = self
                 .send_once(reference, access, method.clone(), url, &build)
@@ -262,13 +294,13 @@ impl Client {
             if !should_retry(
                 transient,
                 connect_failure,
-                attempt,
+                *retries,
                 self.inner.opts.max_retries,
             ) {
                 return result;
             }
-            attempt += 1;
-            tokio::time::sleep(self.backoff(attempt)).await;
+            *retries += 1;
+            tokio::time::sleep(self.backoff(*retries)).await;
         }
     }
 
@@ -435,6 +467,7 @@ impl Client {
         build: &impl Fn(RequestBuilder) -> RequestBuilder,
         auth: Option<&String>,
     ) -> Result<Response> {
+        let bodiless = method == Method::GET || method == Method::HEAD;
         let mut req = build(self.http()?.request(method, url));
         if let Some(a) = auth {
             let mut v = HeaderValue::from_str(a).map_err(|_| RegistryError::Unauthorized {
@@ -444,12 +477,41 @@ impl Client {
             v.set_sensitive(true);
             req = req.header(header::AUTHORIZATION, v);
         }
-        req.send()
+        let sent = req.send();
+        let resp = if bodiless {
+            // An upload's body may take long to send; a response to a request without
+            // one must come within the deadline.
+            self.within_deadline(url, sent).await?
+        } else {
+            sent.await
+        };
+        resp.map_err(|source| RegistryError::Unreachable {
+            url: url.to_owned(),
+            source,
+        })
+    }
+
+    /// `fut` (sending a request without a body), or [`Stall::Headers`] after the
+    /// document deadline.
+    async fn within_deadline<T>(
+        &self,
+        url: &str,
+        fut: impl std::future::Future<Output = T>,
+    ) -> Result<T> {
+        let deadline = self.inner.opts.document_deadline;
+        tokio::time::timeout(deadline, fut)
             .await
-            .map_err(|source| RegistryError::Unreachable {
+            .map_err(|_| RegistryError::Stalled {
                 url: url.to_owned(),
-                source,
+                stall: Stall::Headers {
+                    deadline_secs: deadline.as_secs(),
+                },
             })
+    }
+
+    /// Reads a small document: at most `max` bytes, whole within the document deadline.
+    pub(crate) async fn read_document(&self, resp: Response, url: &str, max: u64) -> Result<Bytes> {
+        read_bounded(resp, url, max, self.inner.opts.document_deadline).await
     }
 
     async fn fetch_token(
@@ -497,9 +559,9 @@ impl Client {
         if let Some(c) = creds {
             req = req.basic_auth(&c.username, Some(&c.secret));
         }
-        let resp = req
-            .send()
-            .await
+        let resp = self
+            .within_deadline(realm, req.send())
+            .await?
             .map_err(|source| RegistryError::Unreachable {
                 url: realm.to_owned(),
                 source,
@@ -520,7 +582,7 @@ impl Client {
             });
         }
         let resp = expect_success(resp, "GET", realm, "token").await?;
-        let body = read_bounded(resp, &url_s, MAX_SMALL_BODY).await?;
+        let body = self.read_document(resp, &url_s, MAX_SMALL_BODY).await?;
         let t: TokenResponse =
             serde_json::from_slice(&body).map_err(|e| RegistryError::BadResponse {
                 url: realm.to_owned(),
@@ -587,7 +649,9 @@ impl Client {
         let resp = expect_success(resp, "GET", &url, &format!("manifest {reference}")).await?;
         let content_type = header_str(resp.headers(), "content-type").map(str::to_owned);
         let header_digest = header_str(resp.headers(), "docker-content-digest").map(str::to_owned);
-        let body = read_bounded(resp, &url, self.inner.opts.max_manifest_bytes).await?;
+        let body = self
+            .read_document(resp, &url, self.inner.opts.max_manifest_bytes)
+            .await?;
         let bytes = body.to_vec();
         let manifest_err = |source| RegistryError::Manifest {
             url: url.clone(),
@@ -642,7 +706,7 @@ impl Client {
             .send(reference, Access::Pull, Method::GET, &url, |b| b)
             .await?;
         let resp = expect_success(resp, "GET", &url, &format!("blob {}", desc.digest)).await?;
-        let body = read_bounded(resp, &url, desc.size).await?;
+        let body = self.read_document(resp, &url, desc.size).await?;
         if body.len() as u64 != desc.size {
             return Err(RegistryError::SizeMismatch {
                 digest: desc.digest.clone(),
@@ -662,9 +726,11 @@ impl Client {
     }
 
     /// Downloads a blob to `partial` (created or resumed), streaming and hashing as it
-    /// goes. A dropped connection is resumed with `Range` from where it stopped, up to
-    /// the retry bound. Returns once `partial` holds exactly the verified blob, fsynced;
-    /// on a digest or size mismatch `partial` is deleted.
+    /// goes. A dropped connection, or a transfer below the speed floor over a whole
+    /// window, is resumed with `Range` from where it stopped; every retry (of a request
+    /// or a resume) counts toward the one bound, [`ClientOptions::max_retries`]. Returns
+    /// once `partial` holds exactly the verified blob, fsynced; on a digest or size
+    /// mismatch `partial` is deleted.
     pub async fn download_blob(
         &self,
         reference: &Reference,
@@ -712,25 +778,34 @@ impl Client {
             progress.blob_progress(&desc.digest, have);
         }
         let mut writer = tokio::io::BufWriter::with_capacity(WRITE_BUFFER, file);
-        let mut attempt = 0u32;
+        let mut retries = 0u32;
+        let mut first = true;
         let mut last_error: Option<RegistryError> = None;
-        while have < desc.size || (desc.size == 0 && attempt == 0) {
-            if attempt > self.inner.opts.max_retries {
-                break;
+        while have < desc.size || (desc.size == 0 && first) {
+            if !first {
+                if retries >= self.inner.opts.max_retries {
+                    break;
+                }
+                retries += 1;
+                tokio::time::sleep(self.backoff(retries)).await;
             }
-            if attempt > 0 {
-                tokio::time::sleep(self.backoff(attempt)).await;
-            }
-            attempt += 1;
+            first = false;
             let from = have;
             let resp = match self
-                .send(reference, Access::Pull, Method::GET, &url, |b| {
-                    if from > 0 {
-                        b.header(header::RANGE, format!("bytes={from}-"))
-                    } else {
-                        b
-                    }
-                })
+                .send_counted(
+                    reference,
+                    Access::Pull,
+                    Method::GET,
+                    &url,
+                    |b| {
+                        if from > 0 {
+                            b.header(header::RANGE, format!("bytes={from}-"))
+                        } else {
+                            b
+                        }
+                    },
+                    &mut retries,
+                )
                 .await
             {
                 Ok(r) => r,
@@ -771,8 +846,25 @@ impl Client {
                 return Err(e);
             }
             let mut stream = resp.bytes_stream();
+            let mut floor =
+                SpeedFloor::new(self.inner.opts.min_blob_speed, self.inner.opts.speed_window);
             loop {
-                match stream.next().await {
+                let next = match floor.deadline() {
+                    Some(at) => tokio::time::timeout_at(at, stream.next()).await.ok(),
+                    None => Some(stream.next().await),
+                };
+                let Some(next) = next else {
+                    // A whole window without a chunk.
+                    if let Some(stall) = floor.check(&desc.digest, 0) {
+                        last_error = Some(RegistryError::Stalled {
+                            url: url.clone(),
+                            stall,
+                        });
+                        break;
+                    }
+                    continue;
+                };
+                match next {
                     Some(Ok(chunk)) => {
                         if have + chunk.len() as u64 > desc.size {
                             drop(writer);
@@ -787,6 +879,13 @@ impl Client {
                         writer.write_all(&chunk).await.map_err(io)?;
                         have += chunk.len() as u64;
                         progress.blob_progress(&desc.digest, chunk.len() as u64);
+                        if let Some(stall) = floor.check(&desc.digest, chunk.len() as u64) {
+                            last_error = Some(RegistryError::Stalled {
+                                url: url.clone(),
+                                stall,
+                            });
+                            break;
+                        }
                     }
                     Some(Err(source)) => {
                         last_error = Some(RegistryError::Transfer {
@@ -1055,7 +1154,7 @@ impl Client {
             let resp =
                 expect_success(resp, "GET", &url, &format!("tags of {}", reference.name())).await?;
             let link = header_str(resp.headers(), "link").map(str::to_owned);
-            let body = read_bounded(resp, &url, MAX_SMALL_BODY).await?;
+            let body = self.read_document(resp, &url, MAX_SMALL_BODY).await?;
             let page: TagList =
                 serde_json::from_slice(&body).map_err(|e| RegistryError::BadResponse {
                     url: url.clone(),
@@ -1093,7 +1192,9 @@ impl Client {
         let is_index = header_str(resp.headers(), "content-type")
             .is_some_and(|c| c.starts_with(mt::OCI_INDEX));
         let index: ImageIndex = if resp.status().is_success() && is_index {
-            let body = read_bounded(resp, &url, self.inner.opts.max_manifest_bytes).await?;
+            let body = self
+                .read_document(resp, &url, self.inner.opts.max_manifest_bytes)
+                .await?;
             serde_json::from_slice(&body).map_err(|e| RegistryError::BadResponse {
                 url: url.clone(),
                 detail: format!("referrers index: {e}"),
@@ -1211,9 +1312,61 @@ fn resolve_link(base: &str, url: &str, link: &str) -> Result<String> {
     Ok(abs.to_string())
 }
 
+/// The speed floor of a blob transfer: at least `floor` bytes per second over each whole
+/// window, or the transfer is abandoned (and resumed by the caller).
+struct SpeedFloor {
+    floor: u64,
+    window: Duration,
+    start: tokio::time::Instant,
+    received: u64,
+}
+
+impl SpeedFloor {
+    fn new(floor: u64, window: Duration) -> SpeedFloor {
+        SpeedFloor {
+            floor,
+            window,
+            start: tokio::time::Instant::now(),
+            received: 0,
+        }
+    }
+
+    /// When the current window ends (`None`: no floor).
+    fn deadline(&self) -> Option<tokio::time::Instant> {
+        (self.floor > 0 && !self.window.is_zero()).then(|| self.start + self.window)
+    }
+
+    /// Counts `bytes` just received; at the end of a window, the stall if it moved less
+    /// than the floor, else a new window.
+    fn check(&mut self, digest: &Digest, bytes: u64) -> Option<Stall> {
+        self.received = self.received.saturating_add(bytes);
+        let end = self.deadline()?;
+        if tokio::time::Instant::now() < end {
+            return None;
+        }
+        let needed = self.floor.saturating_mul(self.window.as_secs().max(1));
+        if self.received < needed {
+            return Some(Stall::Blob {
+                digest: digest.clone(),
+                received: self.received,
+                window_secs: self.window.as_secs(),
+                floor: self.floor,
+            });
+        }
+        self.start = tokio::time::Instant::now();
+        self.received = 0;
+        None
+    }
+}
+
 /// Reads a body, refusing more than `max` bytes (by `Content-Length` up front, and by
-/// counting as it arrives).
-pub(crate) async fn read_bounded(resp: Response, url: &str, max: u64) -> Result<Bytes> {
+/// counting as it arrives), and abandoning it if it has not arrived whole by `deadline`.
+pub(crate) async fn read_bounded(
+    resp: Response,
+    url: &str,
+    max: u64,
+    deadline: Duration,
+) -> Result<Bytes> {
     if resp.content_length().is_some_and(|n| n > max) {
         return Err(RegistryError::TooLarge {
             url: url.to_owned(),
@@ -1222,7 +1375,21 @@ pub(crate) async fn read_bounded(resp: Response, url: &str, max: u64) -> Result<
     }
     let mut out = Vec::new();
     let mut stream = resp.bytes_stream();
-    while let Some(chunk) = stream.next().await {
+    let end = tokio::time::Instant::now() + deadline;
+    loop {
+        let chunk = match tokio::time::timeout_at(end, stream.next()).await {
+            Ok(Some(chunk)) => chunk,
+            Ok(None) => break,
+            Err(_) => {
+                return Err(RegistryError::Stalled {
+                    url: url.to_owned(),
+                    stall: Stall::Document {
+                        deadline_secs: deadline.as_secs(),
+                        received: out.len() as u64,
+                    },
+                });
+            }
+        };
         let chunk = chunk.map_err(|source| RegistryError::Transfer {
             url: url.to_owned(),
             source,
@@ -1275,7 +1442,7 @@ pub(crate) async fn status_error(
         code: Option<String>,
         message: Option<String>,
     }
-    let detail = match read_bounded(resp, url, 64 * 1024).await {
+    let detail = match read_bounded(resp, url, 64 * 1024, ERROR_BODY_DEADLINE).await {
         Ok(body) => serde_json::from_slice::<Errors>(&body)
             .ok()
             .map(|e| {

@@ -125,15 +125,28 @@ pub async fn pull_to_layout(
             (desc, is_config, partial)
         })
         .collect();
+    let partials: Vec<PathBuf> = jobs.iter().map(|(_, _, p)| p.clone()).collect();
     let jobs = jobs.into_iter().map(|(desc, is_config, partial)| {
         fetch_one(
             client, reference, layout, desc, is_config, partial, progress,
         )
     });
-    let sizes: Vec<u64> = futures_util::stream::iter(jobs)
+    let fetched: Result<Vec<u64>> = futures_util::stream::iter(jobs)
         .buffer_unordered(client.options().parallel_blobs.max(1))
         .try_collect()
-        .await?;
+        .await;
+    let sizes = match fetched {
+        Ok(sizes) => sizes,
+        Err(e) => {
+            // Retries and resumes happened within this pull: a failed pull leaves no
+            // partial file behind (the other downloads were dropped mid-way).
+            for p in &partials {
+                let _ = std::fs::remove_file(p);
+            }
+            let _ = std::fs::remove_dir(&partial_dir);
+            return Err(e);
+        }
+    };
     for s in sizes {
         bytes_downloaded += s;
         blobs_downloaded += 1;

@@ -53,6 +53,15 @@ pub enum RegistryError {
         /// What went wrong.
         detail: String,
     },
+    /// A transfer made too little progress and was abandoned (a registry, or something
+    /// between it and Latch, that stalls or dribbles).
+    #[error("{url}: {stall}; abandoned")]
+    Stalled {
+        /// The URL (its host is the registry that stalled).
+        url: String,
+        /// What stalled, and the bound it missed.
+        stall: Stall,
+    },
     /// A response was larger than the bound.
     #[error("{url}: response is larger than the bound of {max} bytes")]
     TooLarge {
@@ -163,6 +172,9 @@ impl RegistryError {
                     || source.is_body()
             }
             RegistryError::Status { status, .. } => *status >= 500 || *status == 429,
+            // A blob below the speed floor is resumed (within the same retry bound); a
+            // document or response that missed its deadline is not asked again.
+            RegistryError::Stalled { stall, .. } => matches!(stall, Stall::Blob { .. }),
             _ => false,
         }
     }
@@ -177,6 +189,62 @@ impl From<latch_oci::NoSuchPlatform> for RegistryError {
             reference: e.image,
             platform: e.platform,
             available: e.available.join(", "),
+        }
+    }
+}
+
+/// What stalled, and the bound it missed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Stall {
+    /// The response's status and headers did not arrive within the deadline.
+    Headers {
+        /// The deadline, in seconds.
+        deadline_secs: u64,
+    },
+    /// A small document (token, manifest, tag list, signature, referrers) did not arrive
+    /// whole within the deadline.
+    Document {
+        /// The deadline, in seconds.
+        deadline_secs: u64,
+        /// Bytes received by then.
+        received: u64,
+    },
+    /// A blob moved slower than the floor over a whole window.
+    Blob {
+        /// The blob.
+        digest: latch_oci::Digest,
+        /// Bytes received in the window.
+        received: u64,
+        /// The window, in seconds.
+        window_secs: u64,
+        /// The floor, in bytes per second.
+        floor: u64,
+    },
+}
+
+impl std::fmt::Display for Stall {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Stall::Headers { deadline_secs } => {
+                write!(f, "no response within {deadline_secs} s")
+            }
+            Stall::Document {
+                deadline_secs,
+                received,
+            } => write!(
+                f,
+                "the response did not arrive whole within {deadline_secs} s ({received} bytes by then)"
+            ),
+            Stall::Blob {
+                digest,
+                received,
+                window_secs,
+                floor,
+            } => write!(
+                f,
+                "blob {digest} stalled: {received} bytes in {window_secs} s, below the floor of {floor} bytes/s"
+            ),
         }
     }
 }

@@ -23,5 +23,5 @@ pub mod progress;
 pub use client::{Access, Client, ClientOptions, ManifestHead};
 pub use copy::{PullOptions, PullReport, pull_to_layout, push_from_layout};
 pub use credentials::{CredentialSource, Credentials};
-pub use error::{RegistryError, Result};
+pub use error::{RegistryError, Result, Stall};
 pub use progress::{NoProgress, Progress, Totals};

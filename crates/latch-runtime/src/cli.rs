@@ -17,7 +17,7 @@ use serde::Deserialize;
 
 use crate::archive::{self, Entry};
 use crate::error::{Result, RuntimeError, io_err};
-use crate::exec::Program;
+use crate::exec::{Output, Program};
 use crate::image::{self, Closure};
 use crate::{InstalledImage, RuntimeInfo, join};
 
@@ -162,23 +162,35 @@ impl CliRuntime {
     async fn podman_images(&self, repository: &Reference) -> Result<Vec<InstalledImage>> {
         // No reference filter: podman's matches loosely; filter exactly here.
         let out = self.prog.run(&["images", "--format", "json"]).await?;
-        let list: Vec<PodmanImage> =
-            serde_json::from_slice(&out.stdout).map_err(|e| RuntimeError::BadOutput {
-                command: out.command.clone(),
-                detail: format!("not the JSON image list expected: {e}"),
-            })?;
-        let mut seen = std::collections::HashSet::new();
-        let mut images = Vec::new();
-        for p in list {
-            // podman 4.3 lists an image once per repository it is named in.
-            if !seen.insert(p.id.clone()) {
-                continue;
+        podman_list(&out, repository)
+    }
+
+    /// The image the tag `reference` names, asking the engine about that one name (one
+    /// process, however many images the machine holds): `None` if the tag names nothing.
+    pub async fn tagged(&self, reference: &Reference) -> Result<Option<InstalledImage>> {
+        let target = tag_target(reference)?;
+        let repository = repository_of(reference);
+        let images = match self.kind {
+            CliKind::Podman => {
+                // podman's filter also matches other names of the same image: exact
+                // filtering below.
+                let filter = format!("reference={target}");
+                let out = self
+                    .prog
+                    .run(&["images", "--format", "json", "--filter", filter.as_str()])
+                    .await?;
+                podman_list(&out, &repository)?
             }
-            if let Some(img) = p.in_repository(repository) {
-                images.push(img);
-            }
-        }
-        Ok(images)
+            CliKind::Docker => match self.prog.run(&["image", "inspect", target.as_str()]).await {
+                Ok(out) => docker_list(&out, &repository)?,
+                Err(RuntimeError::Failed { stderr, .. }) if stderr.contains("No such image") => {
+                    Vec::new()
+                }
+                Err(e) => return Err(e),
+            },
+        };
+        let tag = reference.tag().unwrap_or_default();
+        Ok(images.into_iter().find(|i| i.tags.iter().any(|t| t == tag)))
     }
 
     async fn docker_images(&self, repository: &Reference) -> Result<Vec<InstalledImage>> {
@@ -199,15 +211,7 @@ impl CliRuntime {
         let mut args = vec!["image".to_owned(), "inspect".to_owned()];
         args.extend(ids);
         let out = self.prog.run(&args).await?;
-        let list: Vec<DockerImage> =
-            serde_json::from_slice(&out.stdout).map_err(|e| RuntimeError::BadOutput {
-                command: out.command.clone(),
-                detail: format!("not the JSON `image inspect` output expected: {e}"),
-            })?;
-        Ok(list
-            .into_iter()
-            .filter_map(|d| d.in_repository(repository))
-            .collect())
+        docker_list(&out, repository)
     }
 
     /// Pulls `reference` by digest and returns the image as the engine now reports it.
@@ -579,6 +583,40 @@ pub(crate) async fn blocking<T: Send + 'static>(
 /// and other junk.
 fn parse_name(name: &str) -> Option<Reference> {
     Reference::parse(name).ok()
+}
+
+/// `podman images --format json`, seen from `repository`, each image once.
+fn podman_list(out: &Output, repository: &Reference) -> Result<Vec<InstalledImage>> {
+    let list: Vec<PodmanImage> =
+        serde_json::from_slice(&out.stdout).map_err(|e| RuntimeError::BadOutput {
+            command: out.command.clone(),
+            detail: format!("not the JSON image list expected: {e}"),
+        })?;
+    let mut seen = std::collections::HashSet::new();
+    let mut images = Vec::new();
+    for p in list {
+        // podman 4.3 lists an image once per repository it is named in.
+        if !seen.insert(p.id.clone()) {
+            continue;
+        }
+        if let Some(img) = p.in_repository(repository) {
+            images.push(img);
+        }
+    }
+    Ok(images)
+}
+
+/// `docker image inspect` output, seen from `repository`.
+fn docker_list(out: &Output, repository: &Reference) -> Result<Vec<InstalledImage>> {
+    let list: Vec<DockerImage> =
+        serde_json::from_slice(&out.stdout).map_err(|e| RuntimeError::BadOutput {
+            command: out.command.clone(),
+            detail: format!("not the JSON `image inspect` output expected: {e}"),
+        })?;
+    Ok(list
+        .into_iter()
+        .filter_map(|d| d.in_repository(repository))
+        .collect())
 }
 
 /// One entry of `podman images --format json` (podman 4.x).

@@ -180,6 +180,16 @@ impl Runtime {
         }
     }
 
+    /// The image the tag `reference` names (the tag an application runs), asking about
+    /// that one name: `None` if the tag names nothing. `reference` needs a tag and no
+    /// digest.
+    pub async fn tagged(&self, reference: &Reference) -> Result<Option<InstalledImage>> {
+        match self {
+            Runtime::Podman(c) | Runtime::Docker(c) => c.tagged(reference).await,
+            Runtime::Store(s) => s.tagged(reference).await,
+        }
+    }
+
     /// The one image installed under `repository`: `None` if there is none, an error if
     /// there are several.
     pub async fn installed(&self, repository: &Reference) -> Result<Option<InstalledImage>> {

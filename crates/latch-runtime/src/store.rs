@@ -242,6 +242,16 @@ impl BuiltinStore {
         Ok(images_in(&layout, &index, repository))
     }
 
+    /// The image the tag `reference` names: `None` if the tag names nothing.
+    pub async fn tagged(&self, reference: &Reference) -> Result<Option<InstalledImage>> {
+        let tag = tag_target(reference).map(|_| reference.tag().unwrap_or_default())?;
+        Ok(self
+            .images(reference)
+            .await?
+            .into_iter()
+            .find(|i| i.tags.iter().any(|t| t == tag)))
+    }
+
     /// Pulls `reference` (by digest) with Latch's registry client into the store. For an
     /// index, only `platform`'s image (default: the host's) is downloaded; the index
     /// itself is kept, so the entry carries the digest that is signed.

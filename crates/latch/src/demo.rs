@@ -11,7 +11,7 @@ use latch_oci::fsutil::atomic_write;
 
 use crate::error::{Error, Result};
 use crate::profile::{
-    Overrides, Profile, ProfileFile, SourceSection, TrustSection, UpdatesSection,
+    Overrides, Profile, ProfileFile, SourceSection, TrustSection, UpdatesSection, absolute,
 };
 
 include!(concat!(env!("OUT_DIR"), "/demo_files.rs"));
@@ -38,29 +38,36 @@ pub fn write_layout(dir: &Path) -> Result<()> {
 }
 
 /// The demo profile: the embedded mirror (written under the data directory), the demo
-/// keys inline, the transparency log required, the built-in store. Overrides apply.
+/// keys inline, the transparency log required, the built-in store. Overrides apply (their
+/// relative paths, `data_dir` too, are relative to the current directory).
 pub fn profile(o: Overrides) -> Result<Profile> {
     if DEMO_LAYOUT.is_empty() || DEMO_SIGNING_KEY.is_empty() {
         return Err(Error::Profile("this build has no embedded demo".into()));
     }
+    // Resolved once, here: the mirror and the store are inside it, and go to the profile
+    // as paths already resolved (overrides), never as file paths joined to a base again.
     let data_dir = match &o.data_dir {
-        Some(d) => d.clone(),
-        None => latch_store::default_data_dir("latch/demo").ok_or_else(|| {
+        Some(d) => absolute(d)?,
+        None => absolute(&latch_store::default_data_dir("latch/demo").ok_or_else(|| {
             Error::Profile("no data directory: set --data-dir or LATCH_DATA_DIR".into())
-        })?,
+        })?)?,
     };
-    let mirror = data_dir.join("demo-mirror");
-    if o.source_layout.is_none() {
-        write_layout(&mirror)?;
-    }
+    let source_layout = match &o.source_layout {
+        Some(layout) => layout.clone(),
+        None => {
+            let mirror = data_dir.join("demo-mirror");
+            write_layout(&mirror)?;
+            mirror
+        }
+    };
     let file = ProfileFile {
         name: Some("demo".into()),
         image: Some(DEMO_IMAGE.into()),
         platform: None,
         runtime: None,
-        data_dir: Some(data_dir.display().to_string()),
+        data_dir: None,
         source: SourceSection {
-            layout: Some(mirror.display().to_string()),
+            layout: None,
             archive: None,
         },
         trust: TrustSection {
@@ -76,6 +83,11 @@ pub fn profile(o: Overrides) -> Result<Profile> {
             trusted_root: None,
         },
         updates: UpdatesSection::default(),
+    };
+    let o = Overrides {
+        data_dir: Some(data_dir.clone()),
+        source_layout: Some(source_layout),
+        ..o
     };
     Profile::resolve(file, &data_dir, "demo (embedded)", o)
 }

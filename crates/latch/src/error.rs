@@ -124,6 +124,25 @@ pub enum Error {
         /// The runtime.
         runtime: String,
     },
+    /// The tag the application runs does not name the image Latch verified (someone
+    /// retagged it, or an upgrade was interrupted between saving its state and tagging:
+    /// `latch upgrade` finishes that).
+    #[error(
+        "{tag} in {runtime} names {}, not the verified image {expected}; \
+         run `latch upgrade` to put the tag back on the verified image",
+        .found.as_deref().unwrap_or("no image")
+    )]
+    TagMismatch {
+        /// The tag (`registry/repository:tag`).
+        tag: String,
+        /// The runtime.
+        runtime: String,
+        /// The digest Latch verified and recorded.
+        expected: Digest,
+        /// What the tag names instead: the image id and the digests the runtime
+        /// associates with it; `None` when the tag names nothing.
+        found: Option<String>,
+    },
     /// An upgrade stopped after a step (crash-safety tests).
     #[error("upgrade interrupted after step {0:?}")]
     Interrupted(Step),
@@ -190,6 +209,7 @@ impl Error {
             Error::Store(_) => "store",
             Error::Runtime(_) | Error::RuntimeMismatch { .. } => "runtime",
             Error::NotInstalled { .. } => "not-installed",
+            Error::TagMismatch { .. } => "tag-mismatch",
             Error::Interrupted(_) => "interrupted",
             Error::Archive(_) => "archive",
             Error::Sigstore(_) => "sigstore",
@@ -216,6 +236,14 @@ impl Error {
                 serde_json::to_value(serde_json::json!({ "reasons": reasons })).ok()
             }
             Error::FreezeSuspected(f) => serde_json::to_value(f).ok(),
+            Error::TagMismatch {
+                tag,
+                expected,
+                found,
+                ..
+            } => Some(serde_json::json!({
+                "tag": tag, "expected": expected.to_string(), "found": found,
+            })),
             _ => None,
         }
     }

@@ -28,6 +28,14 @@
 //! cooldown = "12h"
 //! jitter = "1h"
 //! ```
+//!
+//! Relative paths mean one thing, decided once, when the profile is resolved: a path
+//! written in a profile file (`data_dir`, `runtime = "store:DIR"`, `[source] layout` and
+//! `archive`, `[trust] keys`, `rekor_keys`, `trusted_root`) is relative to the folder of
+//! the profile file (`~/` is the home directory); a path given on the command line or in
+//! code ([`Overrides`]) is relative to the current directory. Every path of a resolved
+//! [`Profile`] is absolute, so nothing joins it to a base again ([`resolve_path`] is the
+//! one rule, [`absolute`] the current-directory case).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -216,7 +224,8 @@ pub struct Profile {
     pub origin: String,
 }
 
-/// Settings given on the command line (or in code); each overrides the file.
+/// Settings given on the command line (or in code); each overrides the file. Relative
+/// paths here are relative to the current directory (not to the profile file's folder).
 #[derive(Debug, Clone, Default)]
 pub struct Overrides {
     /// `--image`.
@@ -235,7 +244,7 @@ pub struct Overrides {
     pub rollback_floor: Option<u64>,
     /// `--max-signature-age`.
     pub max_signature_age: Option<String>,
-    /// `--runtime`.
+    /// `--runtime` (`store:DIR`: relative to the current directory).
     pub runtime: Option<String>,
     /// `--data-dir`.
     pub data_dir: Option<PathBuf>,
@@ -272,17 +281,66 @@ fn expand_home(s: &str) -> PathBuf {
     PathBuf::from(s)
 }
 
-fn relative(base: &Path, s: &str) -> PathBuf {
-    let p = expand_home(s);
-    if p.is_absolute() { p } else { base.join(p) }
+/// The one rule for a relative path: it is relative to `base` (an absolute `path` is kept
+/// as it is). `.` components are dropped; `..` is kept (it may cross a symbolic link).
+///
+/// Callers resolve each path once, where it enters (a profile file against its folder,
+/// a flag against the current directory), and keep the absolute result.
+pub fn resolve_path(base: &Path, path: &Path) -> PathBuf {
+    let joined = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        base.join(path)
+    };
+    joined.components().collect()
+}
+
+/// A path given on the command line or in code, made absolute against the current
+/// directory ([`resolve_path`]); an absolute path is returned without asking for the
+/// current directory.
+pub fn absolute(path: &Path) -> Result<PathBuf> {
+    if path.is_absolute() {
+        return Ok(resolve_path(Path::new(""), path));
+    }
+    let cwd = std::env::current_dir().map_err(Error::io("the current directory"))?;
+    Ok(resolve_path(&cwd, path))
+}
+
+/// A path written in a profile file: `~/` is the home directory, otherwise relative to
+/// `base` (the file's folder).
+fn in_file(base: &Path, s: &str) -> PathBuf {
+    resolve_path(base, &expand_home(s))
+}
+
+/// `store:DIR` with DIR resolved by `resolve`; other runtimes (and `store:` without a
+/// directory, refused later) as they are.
+fn runtime_dir(runtime: &str, resolve: impl FnOnce(&str) -> Result<PathBuf>) -> Result<String> {
+    Ok(match runtime.strip_prefix("store:") {
+        Some(dir) if !dir.is_empty() => format!("store:{}", resolve(dir)?.display()),
+        _ => runtime.to_owned(),
+    })
+}
+
+/// A runtime given on the command line or in code: `store:DIR` with DIR made absolute
+/// against the current directory ([`absolute`]); `podman` and `docker` as they are.
+pub fn absolute_runtime(runtime: &str) -> Result<String> {
+    runtime_dir(runtime, |d| absolute(Path::new(d)))
 }
 
 fn key_source(base: &Path, s: &str) -> KeySource {
     if s.trim_start().starts_with("-----BEGIN") {
         KeySource::Inline(s.to_owned())
     } else {
-        KeySource::File(relative(base, s))
+        KeySource::File(in_file(base, s))
     }
+}
+
+/// Key files given as flags or in code: relative to the current directory.
+fn key_files(paths: &[PathBuf]) -> Result<Vec<KeySource>> {
+    paths
+        .iter()
+        .map(|p| absolute(p).map(KeySource::File))
+        .collect()
 }
 
 fn duration(field: &str, s: &str) -> Result<Duration> {
@@ -290,8 +348,11 @@ fn duration(field: &str, s: &str) -> Result<Duration> {
 }
 
 impl Profile {
-    /// Resolves a profile from its file (paths relative to `base`), then the overrides.
+    /// Resolves a profile from its file (paths relative to `base`, itself relative to the
+    /// current directory), then the overrides (paths relative to the current directory).
+    /// Every path of the result is absolute.
     pub fn resolve(file: ProfileFile, base: &Path, origin: &str, o: Overrides) -> Result<Profile> {
+        let base = &absolute(base)?;
         let name = file.name.clone().unwrap_or_else(|| "default".into());
         let image_s = o.image.clone().or(file.image.clone()).ok_or_else(|| {
             Error::Profile("no image: give --image REF or `image` in a profile".into())
@@ -313,7 +374,7 @@ impl Profile {
         let keys: Vec<KeySource> = if o.keys.is_empty() {
             t.keys.iter().map(|k| key_source(base, k)).collect()
         } else {
-            o.keys.iter().cloned().map(KeySource::File).collect()
+            key_files(&o.keys)?
         };
         let identities = t
             .identities
@@ -328,7 +389,7 @@ impl Profile {
         let rekor_keys: Vec<KeySource> = if o.rekor_keys.is_empty() {
             t.rekor_keys.iter().map(|k| key_source(base, k)).collect()
         } else {
-            o.rekor_keys.iter().cloned().map(KeySource::File).collect()
+            key_files(&o.rekor_keys)?
         };
         let tlog = match (o.tlog, &t.tlog) {
             (Some(m), _) => Some(m),
@@ -352,7 +413,7 @@ impl Profile {
             root: t
                 .trusted_root
                 .as_deref()
-                .map(|r| RootChoice::File(relative(base, r)))
+                .map(|r| RootChoice::File(in_file(base, r)))
                 .unwrap_or_default(),
         };
         let max_signature_age = match o
@@ -364,29 +425,32 @@ impl Profile {
             None => None,
         };
         let data_dir = match (&o.data_dir, &file.data_dir) {
-            (Some(d), _) => d.clone(),
-            (None, Some(d)) => relative(base, d),
-            (None, None) => {
-                latch_store::default_data_dir(&format!("latch/{name}")).ok_or_else(|| {
+            (Some(d), _) => absolute(d)?,
+            (None, Some(d)) => in_file(base, d),
+            // LATCH_DATA_DIR or XDG_DATA_HOME may be relative: the current directory.
+            (None, None) => absolute(
+                &latch_store::default_data_dir(&format!("latch/{name}")).ok_or_else(|| {
                     Error::Profile(
                         "no data directory: set --data-dir, LATCH_DATA_DIR or HOME".into(),
                     )
-                })?
-            }
+                })?,
+            )?,
         };
-        let runtime = o
-            .runtime
-            .clone()
-            .or(file.runtime.clone())
-            .unwrap_or_else(|| format!("store:{}", data_dir.join("store").display()));
-        let runtime = match runtime.strip_prefix("store:") {
-            Some(dir) => format!("store:{}", relative(base, dir).display()),
-            None => runtime,
+        let runtime = match (&o.runtime, &file.runtime) {
+            (Some(r), _) => absolute_runtime(r)?,
+            (None, Some(r)) => runtime_dir(r, |d| Ok(in_file(base, d)))?,
+            // data_dir is absolute already: not joined to a base again.
+            (None, None) => format!("store:{}", data_dir.join("store").display()),
         };
         let source = match (&o.source_layout, &file.source.layout) {
-            (Some(p), _) => Source::Layout(p.clone()),
-            (None, Some(p)) => Source::Layout(relative(base, p)),
+            (Some(p), _) => Source::Layout(absolute(p)?),
+            (None, Some(p)) => Source::Layout(in_file(base, p)),
             (None, None) => Source::Registry,
+        };
+        let bundled_archive = match (&o.bundled_archive, &file.source.archive) {
+            (Some(a), _) => Some(absolute(a)?),
+            (None, Some(a)) => Some(in_file(base, a)),
+            (None, None) => None,
         };
         let u = &file.updates;
         Ok(Profile {
@@ -396,10 +460,7 @@ impl Profile {
             runtime,
             data_dir,
             source,
-            bundled_archive: o
-                .bundled_archive
-                .clone()
-                .or_else(|| file.source.archive.as_deref().map(|a| relative(base, a))),
+            bundled_archive,
             trust,
             rollback_floor: o.rollback_floor.or(t.rollback_floor),
             version_annotation: t.version_annotation.clone(),
@@ -411,16 +472,20 @@ impl Profile {
         })
     }
 
-    /// A profile from a file and overrides.
+    /// A profile from a file (its relative paths are relative to its folder; `path` itself
+    /// to the current directory) and overrides.
     pub fn from_file(path: &Path, o: Overrides) -> Result<Profile> {
-        let file = ProfileFile::read(path)?;
-        let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
-        Profile::resolve(file, &base, &path.display().to_string(), o)
+        let path = absolute(path)?;
+        let file = ProfileFile::read(&path)?;
+        let base = path.parent().unwrap_or(Path::new("/"));
+        Profile::resolve(file, base, &path.display().to_string(), o)
     }
 
     /// A profile from the overrides alone (a script needs no file).
     pub fn from_overrides(o: Overrides) -> Result<Profile> {
-        let base = std::env::current_dir().unwrap_or_default();
+        // No file, so `base` is never joined to: a current directory that is gone (a
+        // script's, removed) must not fail flags that are all absolute.
+        let base = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
         Profile::resolve(ProfileFile::default(), &base, "flags", o)
     }
 }
@@ -510,6 +575,185 @@ cooldown = "6h"
         assert_eq!(p.source, Source::Registry);
         assert_eq!(p.runtime, "podman");
         assert!(!p.updates_default, "update checks are opt-in");
+    }
+
+    #[test]
+    fn resolve_path_is_the_one_rule() {
+        for (base, path, want) in [
+            ("/b", "x", "/b/x"),
+            ("/b", "/x", "/x"),
+            ("/b/", "./x/./y/", "/b/x/y"),
+            ("/b", "../x", "/b/../x"),
+            ("/b", ".", "/b"),
+        ] {
+            assert_eq!(
+                resolve_path(Path::new(base), Path::new(path)),
+                Path::new(want),
+                "{base} + {path}"
+            );
+        }
+        let cwd = std::env::current_dir().unwrap();
+        assert_eq!(absolute(Path::new("rel/x")).unwrap(), cwd.join("rel/x"));
+        assert_eq!(absolute(Path::new("/a/./b")).unwrap(), Path::new("/a/b"));
+        assert_eq!(
+            absolute_runtime("store:s").unwrap(),
+            format!("store:{}", cwd.join("s").display())
+        );
+        assert_eq!(absolute_runtime("store:/s").unwrap(), "store:/s");
+        assert_eq!(absolute_runtime("podman").unwrap(), "podman");
+        assert_eq!(
+            absolute_runtime("store:").unwrap(),
+            "store:",
+            "refused later"
+        );
+    }
+
+    const RELATIVE: &str = r#"
+image = "a/b"
+data_dir = "data"
+runtime = "store:./store"
+[source]
+layout = "../mirror"
+archive = "bundled/app.tar"
+[trust]
+keys = ["keys/k.pub"]
+rekor_keys = ["./rekor.pub"]
+identities = [{ issuer = "i", san = "s" }]
+trusted_root = "root/trusted_root.json"
+"#;
+
+    fn relative_profile(base: &Path, o: Overrides) -> Profile {
+        Profile::resolve(ProfileFile::parse(RELATIVE, "t").unwrap(), base, "t", o).unwrap()
+    }
+
+    /// Every path of a profile, as a table: (field, resolved path).
+    fn paths(p: &Profile) -> Vec<(&'static str, PathBuf)> {
+        let file = |k: &KeySource| match k {
+            KeySource::File(f) => f.clone(),
+            KeySource::Inline(_) => panic!("inline"),
+        };
+        vec![
+            ("data_dir", p.data_dir.clone()),
+            (
+                "runtime",
+                PathBuf::from(p.runtime.strip_prefix("store:").unwrap()),
+            ),
+            (
+                "source.layout",
+                match &p.source {
+                    Source::Layout(l) => l.clone(),
+                    Source::Registry => panic!("registry"),
+                },
+            ),
+            ("source.archive", p.bundled_archive.clone().unwrap()),
+            ("trust.keys", file(&p.trust.keys[0])),
+            ("trust.rekor_keys", file(&p.trust.rekor_keys[0])),
+            (
+                "trust.trusted_root",
+                match &p.trust.root {
+                    RootChoice::File(f) => f.clone(),
+                    other => panic!("{other:?}"),
+                },
+            ),
+        ]
+    }
+
+    #[test]
+    fn a_profile_files_relative_paths_are_relative_to_its_folder() {
+        let want = [
+            ("data_dir", "/etc/app/data"),
+            ("runtime", "/etc/app/store"),
+            ("source.layout", "/etc/app/../mirror"),
+            ("source.archive", "/etc/app/bundled/app.tar"),
+            ("trust.keys", "/etc/app/keys/k.pub"),
+            ("trust.rekor_keys", "/etc/app/rekor.pub"),
+            ("trust.trusted_root", "/etc/app/root/trusted_root.json"),
+        ];
+        let p = relative_profile(Path::new("/etc/app"), Overrides::default());
+        let got = paths(&p);
+        assert_eq!(got.len(), want.len());
+        for ((field, got), (wfield, want)) in got.iter().zip(want) {
+            assert_eq!(*field, wfield);
+            assert_eq!(got, Path::new(want), "{field}");
+        }
+
+        // A relative folder (a profile named relative to the current directory) is
+        // resolved once too: every path comes out absolute, under cwd/conf.
+        let cwd = std::env::current_dir().unwrap();
+        let p = relative_profile(Path::new("conf"), Overrides::default());
+        for (field, got) in paths(&p) {
+            assert!(got.is_absolute(), "{field}: {}", got.display());
+            assert!(
+                got.starts_with(cwd.join("conf")),
+                "{field}: {}",
+                got.display()
+            );
+        }
+    }
+
+    #[test]
+    fn overrides_relative_paths_are_relative_to_the_current_directory() {
+        let cwd = std::env::current_dir().unwrap();
+        let o = Overrides {
+            keys: vec!["k.pub".into()],
+            rekor_keys: vec!["r/rekor.pub".into()],
+            data_dir: Some("d".into()),
+            runtime: Some("store:s".into()),
+            source_layout: Some("./m".into()),
+            bundled_archive: Some("a.tar".into()),
+            ..Overrides::default()
+        };
+        let want = [
+            ("data_dir", cwd.join("d")),
+            ("runtime", cwd.join("s")),
+            ("source.layout", cwd.join("m")),
+            ("source.archive", cwd.join("a.tar")),
+            ("trust.keys", cwd.join("k.pub")),
+            ("trust.rekor_keys", cwd.join("r/rekor.pub")),
+            // No flag for it: the file's, against the file's folder.
+            (
+                "trust.trusted_root",
+                "/etc/app/root/trusted_root.json".into(),
+            ),
+        ];
+        let p = relative_profile(Path::new("/etc/app"), o);
+        for ((field, got), (wfield, want)) in paths(&p).into_iter().zip(want) {
+            assert_eq!(field, wfield);
+            assert_eq!(got, want, "{field}");
+        }
+
+        // The default store is inside the data directory, resolved once (not joined to
+        // the profile's folder again), whichever way the data directory was given.
+        for (o, want) in [
+            (
+                Overrides {
+                    data_dir: Some("d".into()),
+                    ..Overrides::default()
+                },
+                cwd.join("d/store"),
+            ),
+            (Overrides::default(), "/etc/app/data/store".into()),
+        ] {
+            let mut file = ProfileFile::parse(RELATIVE, "t").unwrap();
+            file.runtime = None;
+            let p = Profile::resolve(file, Path::new("/etc/app"), "t", o).unwrap();
+            assert_eq!(p.runtime, format!("store:{}", want.display()));
+        }
+
+        // Without a file, too.
+        let p = Profile::from_overrides(Overrides {
+            image: Some("a/b".into()),
+            keys: vec!["k.pub".into()],
+            data_dir: Some("d".into()),
+            ..Overrides::default()
+        })
+        .unwrap();
+        assert_eq!(p.data_dir, cwd.join("d"));
+        assert_eq!(p.trust.keys, vec![KeySource::File(cwd.join("k.pub"))]);
+        assert_eq!(
+            p.runtime,
+            format!("store:{}", cwd.join("d/store").display())
+        );
     }
 
     #[test]

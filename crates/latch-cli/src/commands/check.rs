@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use super::profile_args::ProfileArgs;
 use crate::GlobalArgs;
-use crate::output::{AnyError, print_json};
+use crate::output::{AnyError, outln, print_json};
 
 /// Is a newer verified image available?
 ///
@@ -41,14 +41,14 @@ pub async fn run(global: &GlobalArgs, args: Args) -> Result<ExitCode, AnyError> 
         if args.json {
             print_json(&serde_json::json!({"updates_enabled": false}))?;
         } else {
-            println!("Automatic update checks are off.");
+            outln!("Automatic update checks are off.")?;
         }
         return Ok(ExitCode::SUCCESS);
     }
     if args.enable {
         updater.set_updates_enabled(true)?;
         if !args.json {
-            println!("Automatic update checks are on.");
+            outln!("Automatic update checks are on.")?;
         }
     }
     let report = updater.check(!args.auto).await?;
@@ -57,12 +57,12 @@ pub async fn run(global: &GlobalArgs, args: Args) -> Result<ExitCode, AnyError> 
         return Ok(ExitCode::SUCCESS);
     }
     match report.status {
-        "disabled" => println!("Automatic update checks are off (turn them on with --enable)."),
-        "cooldown" => println!(
+        "disabled" => outln!("Automatic update checks are off (turn them on with --enable).")?,
+        "cooldown" => outln!(
             "Checked recently; next automatic check after {}.",
             report.next_check.map(|t| t.to_string()).unwrap_or_default()
-        ),
-        "update-available" | "not-installed" => println!(
+        )?,
+        "update-available" | "not-installed" => outln!(
             "A newer verified image is available: {}{} (run `latch upgrade`)",
             report
                 .remote
@@ -73,8 +73,8 @@ pub async fn run(global: &GlobalArgs, args: Args) -> Result<ExitCode, AnyError> 
                 .log_index
                 .map(|i| format!(", log index {i}"))
                 .unwrap_or_default()
-        ),
-        _ => println!(
+        )?,
+        _ => outln!(
             "{} is up to date ({})",
             report.image,
             report
@@ -82,7 +82,7 @@ pub async fn run(global: &GlobalArgs, args: Args) -> Result<ExitCode, AnyError> 
                 .as_ref()
                 .map(|d| d.to_string())
                 .unwrap_or_default()
-        ),
+        )?,
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -6,8 +6,9 @@ use std::process::ExitCode;
 use latch::registry::NoProgress;
 use latch::{Overrides, Updater, UpgradeOptions};
 
+use super::profile_args::path_arg;
 use crate::GlobalArgs;
-use crate::output::{AnyError, print_json};
+use crate::output::{AnyError, outln, print_json};
 
 /// Run the main job end to end on the embedded demo, offline: upgrade, then verify-local.
 ///
@@ -22,8 +23,8 @@ use crate::output::{AnyError, print_json};
 #[derive(clap::Args)]
 #[command(long_about)]
 pub struct Args {
-    /// Keep the demo's state (signatures, store) in this directory.
-    #[arg(long, value_name = "DIR")]
+    /// Keep the demo's state (signatures, store, the mirror) in this directory.
+    #[arg(long, value_name = "DIR", value_parser = path_arg())]
     pub data_dir: Option<PathBuf>,
     /// Print JSON.
     #[arg(long)]
@@ -46,39 +47,39 @@ pub async fn run(_global: &GlobalArgs, args: Args) -> Result<ExitCode, AnyError>
     })?;
     let updater = Updater::new(profile)?;
     if !args.json {
-        println!("Latch demo (offline; data in {})", data_dir.display());
-        println!("  image:   {}", updater.profile().image);
-        println!("  source:  the embedded mirror (an OCI layout)");
-        println!("  trust:   1 DEMO-ONLY key, transparency log required (DEMO-ONLY log key)");
-        println!("  runtime: {}", updater.profile().runtime);
-        println!();
-        println!("1. latch upgrade");
+        outln!("Latch demo (offline; data in {})", data_dir.display())?;
+        outln!("  image:   {}", updater.profile().image)?;
+        outln!("  source:  the embedded mirror (an OCI layout)")?;
+        outln!("  trust:   1 DEMO-ONLY key, transparency log required (DEMO-ONLY log key)")?;
+        outln!("  runtime: {}", updater.profile().runtime)?;
+        outln!()?;
+        outln!("1. latch upgrade")?;
     }
     let up = updater
         .upgrade(&UpgradeOptions::default(), &NoProgress)
         .await?;
     if !args.json {
-        println!("   verified and installed {}", up.digest);
+        outln!("   verified and installed {}", up.digest)?;
         if let Some(p) = &up.platform_digest {
-            println!("   platform image {p}");
+            outln!("   platform image {p}")?;
         }
-        println!(
+        outln!(
             "   signed by {} of {} required trusted signer(s), log index {}",
             up.verdict.count(),
             up.verdict.threshold,
             up.log_index
                 .map(|i| i.to_string())
                 .unwrap_or_else(|| "-".into())
-        );
-        println!("2. latch verify-local --deep");
+        )?;
+        outln!("2. latch verify-local --deep")?;
     }
     let local = updater.verify_local(true).await?;
     if !args.json {
-        println!(
+        outln!(
             "   every blob re-hashed; stored signatures verified for {}",
             local.digest
-        );
-        println!("3. latch upgrade (again)");
+        )?;
+        outln!("3. latch upgrade (again)")?;
     }
     let again = updater
         .upgrade(&UpgradeOptions::default(), &NoProgress)
@@ -88,9 +89,9 @@ pub async fn run(_global: &GlobalArgs, args: Args) -> Result<ExitCode, AnyError>
             "upgrade": up, "verify_local": local, "upgrade_again": again,
         }))?;
     } else {
-        println!("   {}", again.status);
-        println!();
-        println!("Demo complete: the image is installed and verified.");
+        outln!("   {}", again.status)?;
+        outln!()?;
+        outln!("Demo complete: the image is installed and verified.")?;
     }
     Ok(ExitCode::SUCCESS)
 }

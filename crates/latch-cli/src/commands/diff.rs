@@ -7,7 +7,7 @@ use latch::oci::Platform;
 use latch_diff::{DiffOptions, Mode, OpenOptions, Source};
 
 use crate::GlobalArgs;
-use crate::output::{AnyError, print_error, print_json};
+use crate::output::{AnyError, out, outln, print_error, print_json, stdout_error};
 
 /// Compare two images by content: index, each platform's manifest, config, then every
 /// file of every layer.
@@ -62,10 +62,12 @@ pub struct Args {
     pub json: bool,
 }
 
-/// Runs the command. Errors are printed here and give exit status 2.
+/// Runs the command. Errors are printed here and give exit status 2, except a failed
+/// write to stdout, which `main` handles as for every command.
 pub async fn run(global: &GlobalArgs, args: Args) -> Result<ExitCode, AnyError> {
     match compare(global, args).await {
         Ok(code) => Ok(code),
+        Err(e) if stdout_error(&e).is_some() => Err(e),
         Err(e) => {
             print_error(&e);
             Ok(ExitCode::from(2))
@@ -106,13 +108,13 @@ async fn compare(global: &GlobalArgs, args: Args) -> Result<ExitCode, AnyError> 
         print_json(&report)?;
     } else {
         if !report.equal {
-            print!("{}", report.table());
-            println!();
+            out!("{}", report.table())?;
+            outln!()?;
         }
         for n in &report.notes {
-            println!("note: {n}");
+            outln!("note: {n}")?;
         }
-        println!("{}", report.verdict());
+        outln!("{}", report.verdict())?;
     }
     Ok(if report.equal {
         ExitCode::SUCCESS

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use latch_sign::{Password, PrivateKey, write_key_pair};
 
 use crate::GlobalArgs;
-use crate::output::{AnyError, print_json};
+use crate::output::{AnyError, outln, print_json};
 
 /// Create a signing key pair: a private key encrypted in cosign's format, and its public
 /// key in PEM.
@@ -42,9 +42,9 @@ pub async fn run(_global: &GlobalArgs, args: Args) -> Result<ExitCode, AnyError>
             "key_id": key_id,
         }))?;
     } else {
-        println!("Private key written to {}", private.display());
-        println!("Public key written to {}", public.display());
-        println!("Key id (sha256 of the public key): {key_id}");
+        outln!("Private key written to {}", private.display())?;
+        outln!("Public key written to {}", public.display())?;
+        outln!("Key id (sha256 of the public key): {key_id}")?;
     }
     Ok(ExitCode::SUCCESS)
 }

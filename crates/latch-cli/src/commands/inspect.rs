@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use crate::GlobalArgs;
-use crate::output::{AnyError, human_size, print_json};
+use crate::output::{AnyError, human_size, outln, print_json};
 
 /// Show an image's digest, media type, size and platforms (or layers).
 ///
@@ -30,26 +30,26 @@ pub async fn run(global: &GlobalArgs, args: Args) -> Result<ExitCode, AnyError> 
         print_json(&r)?;
         return Ok(ExitCode::SUCCESS);
     }
-    println!("Reference:  {}", r.reference);
-    println!("Digest:     {}", r.digest);
-    println!("Media type: {}", r.media_type);
-    println!("Size:       {} bytes", r.size);
+    outln!("Reference:  {}", r.reference)?;
+    outln!("Digest:     {}", r.digest)?;
+    outln!("Media type: {}", r.media_type)?;
+    outln!("Size:       {} bytes", r.size)?;
     if let Some(p) = &r.platform {
-        println!("Platform:   {p}");
+        outln!("Platform:   {p}")?;
     }
     if let Some(c) = &r.config {
-        println!("Config:     {c}");
+        outln!("Config:     {c}")?;
     }
     if !r.platforms.is_empty() {
-        println!("Platforms:");
+        outln!("Platforms:")?;
         for p in &r.platforms {
-            println!("  {:<16} {}", p.platform, p.digest);
+            outln!("  {:<16} {}", p.platform, p.digest)?;
         }
     }
     if !r.layers.is_empty() {
-        println!("Layers:");
+        outln!("Layers:")?;
         for l in &r.layers {
-            println!("  {} {:>10}", l.digest, human_size(l.size));
+            outln!("  {} {:>10}", l.digest, human_size(l.size))?;
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use super::profile_args::ProfileArgs;
 use crate::GlobalArgs;
-use crate::output::{AnyError, print_json};
+use crate::output::{AnyError, outln, print_json};
 use crate::progress::Bar;
 
 /// Install the best verified image: the one installed, the archive bundled with the
@@ -41,7 +41,7 @@ pub async fn run(global: &GlobalArgs, args: Args) -> Result<ExitCode, AnyError> 
         return Ok(ExitCode::SUCCESS);
     }
     let show = |v: Option<u64>| v.map(|i| i.to_string()).unwrap_or_else(|| "-".into());
-    println!(
+    outln!(
         "Log indexes: installed {}, bundled {}, remote {}{}",
         show(report.installed),
         show(report.bundled),
@@ -51,10 +51,10 @@ pub async fn run(global: &GlobalArgs, args: Args) -> Result<ExitCode, AnyError> 
             .as_ref()
             .map(|s| format!(" ({s})"))
             .unwrap_or_default()
-    );
+    )?;
     match (report.choice, &report.report) {
-        ("installed", _) => println!("Kept the installed image."),
-        (choice, Some(r)) => println!("Installed {} from the {choice} image.", r.digest),
+        ("installed", _) => outln!("Kept the installed image.")?,
+        (choice, Some(r)) => outln!("Installed {} from the {choice} image.", r.digest)?,
         _ => {}
     }
     Ok(ExitCode::SUCCESS)

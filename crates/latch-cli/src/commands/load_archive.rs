@@ -7,7 +7,7 @@ use latch::UpgradeOptions;
 
 use super::profile_args::ProfileArgs;
 use crate::GlobalArgs;
-use crate::output::{AnyError, print_json};
+use crate::output::{AnyError, errln, outln, print_json};
 
 /// Load an air-gap archive, verifying everything before anything reaches the runtime.
 ///
@@ -44,14 +44,14 @@ pub async fn run(global: &GlobalArgs, args: Args) -> Result<ExitCode, AnyError> 
     };
     let report = updater.load_archive(&args.file, &opts).await?;
     for w in &report.warnings {
-        eprintln!("latch: warning: {w}");
+        errln!("latch: warning: {w}");
     }
     if args.json {
         print_json(&report)?;
     } else if report.status == "up-to-date" {
-        println!("{} is already installed ({})", report.image, report.digest);
+        outln!("{} is already installed ({})", report.image, report.digest)?;
     } else {
-        println!(
+        outln!(
             "Loaded {} as {} ({} of {} required trusted signer(s){})",
             report.digest,
             report.image,
@@ -61,7 +61,7 @@ pub async fn run(global: &GlobalArgs, args: Args) -> Result<ExitCode, AnyError> 
                 .log_index
                 .map(|i| format!(", log index {i}"))
                 .unwrap_or_default()
-        );
+        )?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -6,7 +6,7 @@ use latch_sign::nightly::human_duration;
 use latch_sign::{NightlyQuery, nightlies, now_unix, parse_duration};
 
 use crate::GlobalArgs;
-use crate::output::{AnyError, print_json};
+use crate::output::{AnyError, outln, print_json};
 
 /// List a repository's nightly tags, newest first, and pick the candidate to release.
 ///
@@ -48,29 +48,33 @@ pub async fn run(global: &GlobalArgs, args: Args) -> Result<ExitCode, AnyError> 
         print_json(&report)?;
         return Ok(ExitCode::SUCCESS);
     }
-    println!(
+    outln!(
         "Nightlies of {} ({}, newest first):",
         report.repository,
         report.nightlies.len()
-    );
+    )?;
     for n in &report.nightlies {
-        println!(
+        outln!(
             "  {:<40} {}  {:<10} +{:<5} {}",
-            n.tag, n.date, n.version, n.count, n.commit
-        );
+            n.tag,
+            n.date,
+            n.version,
+            n.count,
+            n.commit
+        )?;
     }
     if !report.ignored.is_empty() {
-        println!("{} other tag(s) ignored.", report.ignored.len());
+        outln!("{} other tag(s) ignored.", report.ignored.len())?;
     }
     if let Some(c) = &report.candidate {
-        println!("Candidate: {}", c.nightly.tag);
-        println!("  digest: {}", c.digest);
-        println!(
+        outln!("Candidate: {}", c.nightly.tag)?;
+        outln!("  digest: {}", c.digest)?;
+        outln!(
             "  age:    {} (since 00:00 UTC of {})",
             human_duration(c.age_secs),
             c.nightly.date
-        );
-        println!("  sign:   latch sign {} --key KEY", c.reference);
+        )?;
+        outln!("  sign:   latch sign {} --key KEY", c.reference)?;
     }
     Ok(ExitCode::SUCCESS)
 }

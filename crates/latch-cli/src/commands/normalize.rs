@@ -7,7 +7,7 @@ use latch_diff::normalize::{NormalizeOptions, OutputCompression};
 use latch_diff::{OpenOptions, Source};
 
 use crate::GlobalArgs;
-use crate::output::{AnyError, print_json};
+use crate::output::{AnyError, outln, print_json};
 
 /// Rewrite every timestamp of an image to SOURCE_DATE_EPOCH and recompress it
 /// deterministically, so that two builds that differ only in time get the same digest.
@@ -86,13 +86,13 @@ pub async fn run(global: &GlobalArgs, args: Args) -> Result<ExitCode, AnyError> 
         .as_ref()
         .map(|d| d.to_string())
         .unwrap_or_else(|| "-".to_owned());
-    println!("Source: {source_digest}  {}", report.source);
-    println!("Result: {}  {}", report.digest, args.destination);
+    outln!("Source: {source_digest}  {}", report.source)?;
+    outln!("Result: {}  {}", report.digest, args.destination)?;
     for i in &report.images {
         if report.images.len() > 1 {
-            println!("  {:<16} {}", i.platform, i.digest);
+            outln!("  {:<16} {}", i.platform, i.digest)?;
         }
     }
-    println!("Timestamps set to {} ({})", report.created, report.epoch);
+    outln!("Timestamps set to {} ({})", report.created, report.epoch)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -7,7 +7,7 @@ use latch::oci::Platform;
 
 use super::profile_args::ProfileArgs;
 use crate::GlobalArgs;
-use crate::output::{AnyError, human_size, print_json};
+use crate::output::{AnyError, human_size, outln, print_json};
 use crate::progress::Bar;
 
 /// Prepare an air-gap archive: the image for one architecture and all the proof it needs,
@@ -66,13 +66,13 @@ pub async fn run(global: &GlobalArgs, args: Args) -> Result<ExitCode, AnyError> 
     if args.json {
         print_json(&report)?;
     } else {
-        println!(
+        outln!(
             "Wrote {} ({}, sha256 {})",
             report.output.display(),
             human_size(report.size),
             report.archive_digest.hex()
-        );
-        println!(
+        )?;
+        outln!(
             "  {} {} for {}, {} signature(s){}{}",
             report.kind,
             report.digest,
@@ -87,7 +87,7 @@ pub async fn run(global: &GlobalArgs, args: Args) -> Result<ExitCode, AnyError> 
             } else {
                 ""
             }
-        );
+        )?;
     }
     Ok(ExitCode::SUCCESS)
 }

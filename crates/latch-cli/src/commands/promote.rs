@@ -6,7 +6,7 @@ use latch_sign::{now_unix, promote};
 
 use super::trust_args::TrustArgs;
 use crate::GlobalArgs;
-use crate::output::{AnyError, print_json};
+use crate::output::{AnyError, outln, print_json};
 
 /// Point a tag (latest) at a digest, after verifying that the trusted signers signed it.
 ///
@@ -44,13 +44,13 @@ pub async fn run(global: &GlobalArgs, args: Args) -> Result<ExitCode, AnyError> 
         return Ok(ExitCode::SUCCESS);
     }
     if report.unchanged {
-        println!("{} already points at {}", report.tagged, report.digest);
+        outln!("{} already points at {}", report.tagged, report.digest)?;
     } else {
-        println!("Tagged {} -> {}", report.tagged, report.digest);
+        outln!("Tagged {} -> {}", report.tagged, report.digest)?;
         if let Some(p) = &report.previous {
-            println!("  was {p}");
+            outln!("  was {p}")?;
         }
     }
-    println!("  verified: {}", super::signed_by(&report.verdict));
+    outln!("  verified: {}", super::signed_by(&report.verdict))?;
     Ok(ExitCode::SUCCESS)
 }

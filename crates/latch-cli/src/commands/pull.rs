@@ -6,7 +6,7 @@ use latch::oci::{LayoutRef, OciLayout, Platform};
 use latch::registry::{PullOptions, pull_to_layout};
 
 use crate::GlobalArgs;
-use crate::output::{AnyError, human_size, print_json};
+use crate::output::{AnyError, human_size, outln, print_json};
 use crate::progress::Bar;
 
 /// Copy an image from a registry into an OCI image layout, verifying every manifest and
@@ -52,16 +52,16 @@ pub async fn run(global: &GlobalArgs, args: Args) -> Result<ExitCode, AnyError> 
     if args.json {
         print_json(&report)?;
     } else {
-        println!(
+        outln!(
             "Pulled {} to {} ({} blobs, {} downloaded, {} already present)",
             report.digest,
             dest.dir.display(),
             report.blobs_downloaded + report.blobs_present,
             human_size(report.bytes_downloaded),
             report.blobs_present
-        );
+        )?;
         if let Some(i) = &report.index_digest {
-            println!("Selected from index {i}");
+            outln!("Selected from index {i}")?;
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -7,7 +7,7 @@ use latch_sign::sign::parse_annotation;
 use latch_sign::{Password, PrivateKey, PublicKey, SignOptions, TlogUploader, now_unix, sign};
 
 use crate::GlobalArgs;
-use crate::output::{AnyError, print_json};
+use crate::output::{AnyError, outln, print_json};
 
 /// Sign an image by digest: add a cosign signature to its sha256-<hex>.sig manifest.
 ///
@@ -89,18 +89,19 @@ pub async fn run(global: &GlobalArgs, args: Args) -> Result<ExitCode, AnyError> 
             None => s.digest.to_string(),
         };
         if s.already_signed {
-            println!("Already signed by this key: {what}");
+            outln!("Already signed by this key: {what}")?;
         } else {
-            println!("Signed {what}");
+            outln!("Signed {what}")?;
         }
-        println!(
+        outln!(
             "  signatures: {} at {}",
-            s.signatures, s.signature_reference
-        );
+            s.signatures,
+            s.signature_reference
+        )?;
         if let Some(i) = s.log_index {
-            println!("  transparency log index: {i}");
+            outln!("  transparency log index: {i}")?;
         }
     }
-    println!("Key: {}", report.signer);
+    outln!("Key: {}", report.signer)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use super::profile_args::ProfileArgs;
 use crate::GlobalArgs;
-use crate::output::{AnyError, print_json};
+use crate::output::{AnyError, outln, print_json};
 
 /// Show what is installed, the rollback floor, the last check and the profile in force.
 ///
@@ -27,48 +27,48 @@ pub async fn run(global: &GlobalArgs, args: Args) -> Result<ExitCode, AnyError> 
         print_json(&s)?;
         return Ok(ExitCode::SUCCESS);
     }
-    println!("Profile:        {}", s.profile);
-    println!("Image:          {}", s.image);
-    println!("Source:         {}", s.source);
-    println!("Runtime:        {}", s.runtime);
-    println!("Data directory: {}", s.data_dir.display());
-    println!(
+    outln!("Profile:        {}", s.profile)?;
+    outln!("Image:          {}", s.image)?;
+    outln!("Source:         {}", s.source)?;
+    outln!("Runtime:        {}", s.runtime)?;
+    outln!("Data directory: {}", s.data_dir.display())?;
+    outln!(
         "Trusted keys:   {} (threshold {}), transparency log {}",
         s.keys.len(),
         s.threshold,
         s.tlog
-    );
+    )?;
     for i in &s.identities {
-        println!("Trusted identity: {i}");
+        outln!("Trusted identity: {i}")?;
     }
     match &s.installed {
         Some(i) => {
-            println!("Installed:      {}", i.signed_digest);
+            outln!("Installed:      {}", i.signed_digest)?;
             if let Some(p) = &i.platform_digest {
-                println!("  platform:     {p}");
+                outln!("  platform:     {p}")?;
             }
             if let Some(l) = i.log_index {
-                println!("  log index:    {l}");
+                outln!("  log index:    {l}")?;
             }
         }
-        None => println!("Installed:      nothing recorded"),
+        None => outln!("Installed:      nothing recorded")?,
     }
     if !s.runtime_digests.is_empty() {
         let d: Vec<String> = s.runtime_digests.iter().map(|d| d.to_string()).collect();
-        println!("Runtime holds:  {}", d.join(", "));
+        outln!("Runtime holds:  {}", d.join(", "))?;
     }
-    println!(
+    outln!(
         "Rollback floor: {}",
         s.rollback_floor
             .map(|f| f.to_string())
             .unwrap_or_else(|| "none".into())
-    );
-    println!(
+    )?;
+    outln!(
         "Update checks:  {}{}",
         if s.updates_enabled { "on" } else { "off" },
         s.last_check
             .map(|t| format!(", last at {t}"))
             .unwrap_or_default()
-    );
+    )?;
     Ok(ExitCode::SUCCESS)
 }

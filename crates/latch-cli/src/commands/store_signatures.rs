@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use super::profile_args::ProfileArgs;
 use crate::GlobalArgs;
-use crate::output::{AnyError, print_json};
+use crate::output::{AnyError, outln, print_json};
 
 /// Fetch, verify and store the remote image's signatures, without pulling the image.
 ///
@@ -29,9 +29,9 @@ pub async fn run(global: &GlobalArgs, args: Args) -> Result<ExitCode, AnyError> 
     if args.json {
         print_json(&report)?;
     } else {
-        println!("Stored verified signatures of {}:", report.digest);
+        outln!("Stored verified signatures of {}:", report.digest)?;
         for f in &report.files {
-            println!("  {}", f.display());
+            outln!("  {}", f.display())?;
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use crate::GlobalArgs;
-use crate::output::{AnyError, print_json};
+use crate::output::{AnyError, outln, print_json};
 
 /// List a repository's tags, sorted, following pagination on the same registry only.
 ///
@@ -27,7 +27,7 @@ pub async fn run(global: &GlobalArgs, args: Args) -> Result<ExitCode, AnyError> 
         print_json(&serde_json::json!({ "repository": reference.name(), "tags": tags }))?;
     } else {
         for t in tags {
-            println!("{t}");
+            outln!("{t}")?;
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -5,15 +5,17 @@ use std::path::PathBuf;
 
 use latch::trust::{RootChoice, TlogMode, TrustSpec};
 
+use super::profile_args::path_arg;
 use crate::output::AnyError;
 
-/// Who must have signed, and whether Rekor must have logged it.
+/// Who must have signed, and whether Rekor must have logged it. Relative paths are
+/// relative to the current directory, made absolute when parsed.
 #[derive(clap::Args, Debug, Clone)]
 pub struct TrustArgs {
     /// A trusted public key: PEM SubjectPublicKeyInfo (ECDSA P-256/P-384, Ed25519, RSA ≥
     /// 2048). Repeatable. Its legacy `.sig` signatures and its cosign v3 signatures count
     /// as one signer.
-    #[arg(long = "key", value_name = "PEM")]
+    #[arg(long = "key", value_name = "PEM", value_parser = path_arg())]
     pub keys: Vec<PathBuf>,
     /// How many distinct trusted signers (keys and identities together) must have signed
     /// (default 1).
@@ -21,7 +23,7 @@ pub struct TrustArgs {
     pub threshold: Option<usize>,
     /// A pinned Rekor public key; makes a valid log entry required of key signatures.
     /// Repeatable (key rotation): the key is chosen by the entry's logID.
-    #[arg(long = "rekor-key", value_name = "PEM")]
+    #[arg(long = "rekor-key", value_name = "PEM", value_parser = path_arg())]
     pub rekor_keys: Vec<PathBuf>,
     /// Transparency-log policy for key signatures: required (default with --rekor-key),
     /// optional (check an entry when present) or ignored (default without --rekor-key).
@@ -45,7 +47,12 @@ pub struct TrustArgs {
     pub certificate_oidc_issuer: Option<String>,
     /// The Sigstore trusted_root.json keyless signatures chain to (default: the
     /// public-good root built in; nothing is fetched).
-    #[arg(long, value_name = "FILE", requires = "certificate_oidc_issuer")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "certificate_oidc_issuer",
+        value_parser = path_arg()
+    )]
     pub trusted_root: Option<PathBuf>,
 }
 

@@ -6,7 +6,7 @@ use latch::UpgradeOptions;
 
 use super::profile_args::ProfileArgs;
 use crate::GlobalArgs;
-use crate::output::{AnyError, print_json};
+use crate::output::{AnyError, errln, outln, print_json};
 use crate::progress::Bar;
 
 /// Upgrade to the newest image that the trusted signers signed, refusing anything older.
@@ -52,34 +52,34 @@ pub async fn run(global: &GlobalArgs, args: Args) -> Result<ExitCode, AnyError> 
     bar.finish();
     let report = result?;
     for w in &report.warnings {
-        eprintln!("latch: warning: {w}");
+        errln!("latch: warning: {w}");
     }
     if args.json {
         print_json(&report)?;
         return Ok(ExitCode::SUCCESS);
     }
     match report.status {
-        "up-to-date" => println!("{} is up to date ({})", report.image, report.digest),
+        "up-to-date" => outln!("{} is up to date ({})", report.image, report.digest)?,
         _ => {
-            println!("Upgraded {} to {}", report.image, report.digest);
+            outln!("Upgraded {} to {}", report.image, report.digest)?;
             if let Some(p) = &report.platform_digest {
-                println!("  platform image: {p}");
+                outln!("  platform image: {p}")?;
             }
             if let Some(prev) = &report.previous {
-                println!("  previous:       {prev}");
+                outln!("  previous:       {prev}")?;
             }
             if !report.removed.is_empty() {
-                println!("  removed {} older image(s)", report.removed.len());
+                outln!("  removed {} older image(s)", report.removed.len())?;
             }
         }
     }
-    println!(
+    outln!(
         "  signed by {}{}",
         super::signed_by(&report.verdict),
         report
             .log_index
             .map(|i| format!(", log index {i}"))
             .unwrap_or_default()
-    );
+    )?;
     Ok(ExitCode::SUCCESS)
 }

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use latch::sources::Decided;
 
-use crate::output::{AnyError, print_json};
+use crate::output::{AnyError, errln, outln, print_json};
 
 /// Renders a decision about `subject`.
 pub fn report(decided: &Decided, subject: &str, json: bool) -> Result<ExitCode, AnyError> {
@@ -20,14 +20,16 @@ pub fn report(decided: &Decided, subject: &str, json: bool) -> Result<ExitCode, 
             "verdict": v,
         }))?;
     } else {
-        let out = |line: String| {
+        // Verified: the report is the output. Not verified: it explains the failure.
+        let line = |line: String| -> Result<(), AnyError> {
             if v.trusted {
-                println!("{line}")
+                outln!("{line}")?;
             } else {
-                eprintln!("{line}")
+                errln!("{line}");
             }
+            Ok(())
         };
-        out(format!(
+        line(format!(
             "{} {}: {}",
             if v.trusted {
                 "Verified"
@@ -36,20 +38,20 @@ pub fn report(decided: &Decided, subject: &str, json: bool) -> Result<ExitCode, 
             },
             v.digest,
             super::signed_by(v)
-        ));
+        ))?;
         for o in &v.outcomes {
-            out(format!("  {o}"));
+            line(format!("  {o}"))?;
             if let Ok(a) = &o.result {
                 for (claim, value) in &a.claims {
-                    out(format!("    {claim}: {value}"));
+                    line(format!("    {claim}: {value}"))?;
                 }
             }
         }
         if v.outcomes.is_empty() {
-            out("  no signatures found".to_owned());
+            line("  no signatures found".to_owned())?;
         }
         if let Some(i) = v.max_log_index {
-            out(format!("Highest log index: {i}"));
+            line(format!("Highest log index: {i}"))?;
         }
     }
     Ok(if v.trusted {

@@ -8,7 +8,7 @@ use latch::bundle::RootChoice;
 use latch::sigstore::provenance::ProvenancePolicy;
 
 use crate::GlobalArgs;
-use crate::output::{AnyError, print_json};
+use crate::output::{AnyError, errln, outln, print_json};
 
 /// Verify that an image digest has SLSA provenance from the expected GitHub repository,
 /// workflow and ref.
@@ -70,13 +70,13 @@ pub async fn run(global: &GlobalArgs, args: Args) -> Result<ExitCode, AnyError> 
     if args.json {
         print_json(&report)?;
     } else {
-        println!("Verified SLSA provenance of {}", report.digest);
-        println!("source: {}", report.source);
+        outln!("Verified SLSA provenance of {}", report.digest)?;
+        outln!("source: {}", report.source)?;
         for c in &report.claims {
-            println!("{c}");
+            outln!("{c}")?;
         }
         for r in &report.rejected {
-            eprintln!("note: also found, not accepted: {r}");
+            errln!("note: also found, not accepted: {r}");
         }
     }
     Ok(ExitCode::SUCCESS)

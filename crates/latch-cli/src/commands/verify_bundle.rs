@@ -7,7 +7,7 @@ use latch::bundle::{ArtifactInput, RootChoice, SignerSpec, verify_bundle_file};
 use latch::sigstore::SignerInfo;
 
 use crate::GlobalArgs;
-use crate::output::{AnyError, print_json};
+use crate::output::{AnyError, outln, print_json};
 
 /// Verify a Sigstore bundle (v0.1 to v0.3) against a file or a digest, offline.
 ///
@@ -103,15 +103,17 @@ pub async fn run(_global: &GlobalArgs, args: Args) -> Result<ExitCode, AnyError>
                 issuer.as_deref().unwrap_or("no issuer")
             ),
         };
-        println!("Verified {}: signed by {who}", args.artifact);
+        outln!("Verified {}: signed by {who}", args.artifact)?;
         for (claim, value) in &v.claims {
-            println!("  {claim}: {value}");
+            outln!("  {claim}: {value}")?;
         }
         for e in &v.log_entries {
-            println!(
+            outln!(
                 "  log entry: index {} ({}) in log {}",
-                e.log_index, e.kind, e.log_id
-            );
+                e.log_index,
+                e.kind,
+                e.log_id
+            )?;
         }
     }
     Ok(ExitCode::SUCCESS)

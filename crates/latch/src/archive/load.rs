@@ -75,10 +75,14 @@ impl Updater {
         let _lock = self.lock(opts.wait).await?;
         let now = now_unix();
         let state = self.store.state()?;
+        let repaired = self.finish_interrupted(&state).await?;
         let staging = Staging(self.staging_dir("archive"));
         let remote = self.open_archive(path, &staging.0, now).await?;
         // No freeze check: an archive is chosen by the person carrying it, and may be old.
-        self.install_remote(state, remote, now, opts, &NoProgress, false)
-            .await
+        let mut report = self
+            .install_remote(state, remote, now, opts, &NoProgress, false)
+            .await?;
+        report.warnings.splice(0..0, repaired);
+        Ok(report)
     }
 }

@@ -38,6 +38,11 @@ impl Updater {
     pub async fn install(&self, online: bool, progress: &dyn Progress) -> Result<InstallReport> {
         let now = now_unix();
         let state = self.store.state()?;
+        {
+            // Finish what an interrupted run left before judging what is installed.
+            let _lock = self.lock(false).await?;
+            self.finish_interrupted(&state).await?;
+        }
         let installed = match self.recorded(&state) {
             Some(_) => match self.verify_local(false).await {
                 Ok(local) => Some(local.log_index.unwrap_or(0)),

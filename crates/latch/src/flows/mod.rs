@@ -5,6 +5,7 @@
 pub mod check;
 pub mod install;
 pub(crate) mod remote;
+pub(crate) mod repair;
 pub mod status;
 pub mod store_signatures;
 pub mod upgrade;

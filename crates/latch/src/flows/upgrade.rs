@@ -1,16 +1,19 @@
 //! `upgrade`: install the newest image the trust accepts.
 //!
 //! ```text
-//! lock → resolve the tag → .sig signatures (and, when short, cosign v3 bundles) → the one
+//! lock → finish what an interrupted run left → resolve the tag → .sig signatures (and, when short, cosign v3 bundles) → the one
 //! decision → rollback and freeze ratchets → runtime pulls by digest → runtime holds it? →
 //! accepted signatures stored → ratchets, last_log_index and state written → tag → old
 //! images removed
 //! ```
 //!
 //! Nothing already installed is touched until the new image is verified and in the
-//! runtime; the state that says which image is installed is written last, atomically. An
-//! upgrade interrupted at any step leaves the old image installed and passing
-//! [`Updater::verify_local`].
+//! runtime; the state that says which image is installed is written atomically, then the
+//! tag is moved. An upgrade interrupted before the state is written leaves the old image
+//! installed and passing [`Updater::verify_local`]; after it, the new one, once tagged.
+//! Interrupted between the two, `verify_local` refuses with [`Error::TagMismatch`] (the
+//! tag still names the old image) until the next `upgrade`, `install` or `load-archive`,
+//! which first finishes what was left (see [`crate::flows::repair`]).
 
 use latch_decide::Verdict;
 use latch_oci::Digest;
@@ -91,9 +94,13 @@ impl Updater {
         let _lock = self.lock(opts.wait).await?;
         let now = now_unix();
         let state = self.store.state()?;
+        let repaired = self.finish_interrupted(&state).await?;
         let remote = self.fetch_remote(now).await?;
-        self.install_remote(state, remote, now, opts, progress, true)
-            .await
+        let mut report = self
+            .install_remote(state, remote, now, opts, progress, true)
+            .await?;
+        report.warnings.splice(0..0, repaired);
+        Ok(report)
     }
 
     /// The rollback ratchets over `remote` against what `state` accepted: refused, or

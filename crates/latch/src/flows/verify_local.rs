@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use latch_decide::Verdict;
-use latch_oci::{Digest, Reference};
+use latch_oci::Digest;
 use latch_runtime::Runtime;
 use serde::Serialize;
 
@@ -21,6 +21,11 @@ pub struct LocalReport {
     pub image: String,
     /// The digest verified.
     pub digest: Digest,
+    /// The runtime's immutable id of the image verified (podman: the config digest's
+    /// hex; docker and the built-in store: `sha256:<hex>` of the config). Running the
+    /// image by this id (`podman run <id>`) runs exactly what was verified, whatever
+    /// happens to the tag afterwards.
+    pub image_id: String,
     /// The runtime.
     pub runtime: String,
     /// Whether every blob was re-hashed (built-in store, `deep`).
@@ -57,20 +62,13 @@ impl Updater {
     pub async fn verify_local(&self, deep: bool) -> Result<LocalReport> {
         let now = now_unix();
         let state = self.store.state()?;
-        let repository = self.repository();
-        let digest = match self.recorded(&state) {
-            Some(d) => d,
-            None => match self.runtime.installed_digest(&repository).await? {
-                Some(d) => d,
-                None => {
-                    return Err(Error::NotInstalled {
-                        image: self.profile.image.to_string(),
-                        runtime: self.runtime.spec(),
-                    });
-                }
-            },
+        let (digest, image_id) = match self.recorded(&state) {
+            Some(digest) => {
+                let id = self.check_runtime_runs(&digest, deep).await?;
+                (digest, id)
+            }
+            None => self.migrated_image(deep).await?,
         };
-        self.check_runtime_holds(&repository, &digest, deep).await?;
         let candidates = stored_candidates(&self.store, &self.trust, &digest)?;
         let verdict = latch_decide::decide(&self.trust, &candidates, &digest, now);
         let location = signature_store(&self.store.root().join("signatures"));
@@ -92,6 +90,7 @@ impl Updater {
         Ok(LocalReport {
             image: self.profile.image.to_string(),
             digest,
+            image_id,
             runtime: self.runtime.spec(),
             deep,
             log_index: verdict.max_log_index,
@@ -99,34 +98,79 @@ impl Updater {
         })
     }
 
-    async fn check_runtime_holds(
-        &self,
-        repository: &Reference,
-        digest: &Digest,
-        deep: bool,
-    ) -> Result<()> {
+    /// The runtime holds `digest` and the tag Latch manages (the profile's image) names
+    /// it: what the application runs by that tag is what was verified. One question to
+    /// the runtime, about that tag only (a second one only to word a failure). The
+    /// built-in store re-hashes what it holds: manifests and config always, every layer
+    /// when `deep`. Returns the runtime's image id.
+    async fn check_runtime_runs(&self, digest: &Digest, deep: bool) -> Result<String> {
+        let repository = self.repository();
         let not_installed = || Error::NotInstalled {
             image: format!("{}@{digest}", repository.name()),
             runtime: self.runtime.spec(),
         };
         if let Runtime::Store(store) = &self.runtime {
-            // The built-in store re-hashes what it holds: manifests and config always,
-            // every layer when `deep`.
             let check = if deep {
                 store.verify(digest).await
             } else {
                 store.verify_sizes(digest).await
             };
-            return check.map(drop).map_err(|e| match e {
+            check.map(drop).map_err(|e| match e {
                 latch_runtime::RuntimeError::NotInstalled { .. } => not_installed(),
                 other => Error::Runtime(other),
+            })?;
+        }
+        let tagged = self.runtime.tagged(&self.profile.image).await?;
+        if let Some(image) = &tagged
+            && image.holds(digest)
+        {
+            return Ok(image.id.clone());
+        }
+        if tagged.is_none() && !self.runtime_holds(&repository, digest).await? {
+            return Err(not_installed());
+        }
+        Err(Error::TagMismatch {
+            tag: self.profile.image.to_string(),
+            runtime: self.runtime.spec(),
+            expected: digest.clone(),
+            found: tagged.map(|i| describe(&i)),
+        })
+    }
+
+    /// A store migrated from Dangerzone (no digest recorded): the one image under the
+    /// repository, as Dangerzone reads it.
+    async fn migrated_image(&self, deep: bool) -> Result<(Digest, String)> {
+        let repository = self.repository();
+        let Some(image) = self.runtime.installed(&repository).await? else {
+            return Err(Error::NotInstalled {
+                image: self.profile.image.to_string(),
+                runtime: self.runtime.spec(),
             });
+        };
+        let digest = image.digest()?;
+        if let Runtime::Store(store) = &self.runtime {
+            if deep {
+                store.verify(&digest).await?;
+            } else {
+                store.verify_sizes(&digest).await?;
+            }
         }
-        if self.runtime_holds(repository, digest).await? {
-            Ok(())
-        } else {
-            Err(not_installed())
-        }
+        Ok((digest, image.id))
+    }
+}
+
+/// `image <id> (digests …)`, as a tag mismatch names what it found.
+fn describe(image: &latch_runtime::InstalledImage) -> String {
+    let digests: Vec<String> = image
+        .digests
+        .iter()
+        .chain(image.pinned.iter().filter(|d| !image.digests.contains(d)))
+        .map(|d| d.to_string())
+        .collect();
+    if digests.is_empty() {
+        format!("image {}", image.id)
+    } else {
+        format!("image {} ({})", image.id, digests.join(", "))
     }
 }
 

@@ -17,6 +17,10 @@ const MAX_KEY_FILE: u64 = 64 * 1024;
 const MAX_ROOT_FILE: u64 = 16 * 1024 * 1024;
 
 /// Where a trusted key comes from: a file, or PEM text (a profile may inline it).
+///
+/// A file's path is read as it is, never joined to a base here: whoever builds a
+/// `KeySource` resolves it first ([`crate::profile::resolve_path`]; profiles and flags make
+/// it absolute), so a relative path could only mean the current directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum KeySource {
@@ -57,7 +61,7 @@ pub enum RootChoice {
     Production,
     /// The public-good staging root built into Latch.
     Staging,
-    /// A `trusted_root.json` file.
+    /// A `trusted_root.json` file (read as it is, like [`KeySource::File`]).
     File(PathBuf),
 }
 
