@@ -9,6 +9,8 @@
 //! offered values), a `FreezeError` the figures (`newest_signed_time`, `now`,
 //! `max_age_secs`, `image`, `still_installed`).
 
+use std::any::Any;
+
 use latch::Error;
 use latch::registry::RegistryError;
 use latch::runtime::RuntimeError;
@@ -78,6 +80,7 @@ fn classify(e: &Error) -> (Class, &'static str) {
         Error::StoreCorrupt { .. } => (Class::StoreCorruptError, "store-corrupt"),
         Error::Store(_) => (Class::StoreError, "store"),
         Error::NotInstalled { .. } => (Class::NotInstalledError, "not-installed"),
+        Error::TagMismatch { .. } => (Class::ImageIntegrityError, "tag-mismatch"),
         Error::Archive(_) => (Class::ArchiveError, "archive"),
         Error::Io { .. } => (Class::FileError, "io"),
         Error::Key { .. } => (Class::ConfigurationError, "key"),
@@ -106,6 +109,7 @@ fn registry_kind(e: &RegistryError) -> &'static str {
         | RegistryError::SizeMismatch { .. } => "registry-digest-mismatch",
         RegistryError::NoSuchPlatform { .. } => "registry-no-such-platform",
         RegistryError::Credentials(_) => "registry-credentials",
+        RegistryError::Stalled { .. } => "registry-stalled",
         #[allow(unreachable_patterns)]
         _ => "registry",
     }
@@ -205,4 +209,40 @@ fn chain(e: &dyn std::error::Error) -> String {
 /// A configuration mistake found before calling Latch (a bad argument).
 pub(crate) fn configuration(py: Python<'_>, message: String) -> PyErr {
     make(py, Class::ConfigurationError, message, "invalid", None)
+}
+
+/// A method of an `Updater` called from code that Latch itself is running during a call:
+/// the progress callable, or a signal handler run while a call waits. Latch is in the
+/// middle of that call on this thread (holding its runtime and, for an upgrade, the data
+/// directory's lock): the inner call could only panic or deadlock, so it is refused.
+pub(crate) fn reentrant(py: Python<'_>) -> PyErr {
+    make(
+        py,
+        Class::LatchError,
+        "an Updater method was called from within a Latch call (from the progress \
+         callable, or a signal handler run during a call); Latch cannot run a call inside \
+         another: make it after the outer call returns"
+            .to_owned(),
+        "reentrant-call",
+        None,
+    )
+}
+
+/// A Rust panic (a bug in Latch or in a library it uses), caught before it reaches Python
+/// as pyo3's `PanicException` (a `BaseException` an application does not expect). `what`
+/// says where it was caught. The panic's message was also printed to stderr by the panic
+/// hook, with a backtrace when `RUST_BACKTRACE` is set.
+pub(crate) fn internal(py: Python<'_>, what: &str, panic: &(dyn Any + Send)) -> PyErr {
+    let detail = panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(no message)");
+    make(
+        py,
+        Class::LatchError,
+        format!("internal error in {what} (a bug in Latch; please report it): {detail}"),
+        "internal",
+        None,
+    )
 }

@@ -5,6 +5,12 @@
 //! Results are small immutable objects (`results`), failures exceptions rooted at
 //! `latch.LatchError` (`errors`), progress a Python callable called with `(done, total)`
 //! bytes (`progress`).
+//!
+//! No Rust panic reaches Python: every method's body runs under [`guard`], which turns a
+//! panic (a bug) into a `LatchError` of kind `internal` instead of pyo3's
+//! `PanicException`; a method called from within a Latch call (the progress callable, a
+//! signal handler) is refused with kind `reentrant-call` ([`not_reentrant`]) before it
+//! could start a runtime inside the runtime or wait for a lock its caller holds.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -13,6 +19,7 @@ mod progress;
 mod results;
 
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -61,6 +68,31 @@ fn runtime() -> PyResult<Arc<tokio::runtime::Runtime>> {
     Ok(rt)
 }
 
+/// Runs a method's body; a Rust panic in it (a bug, in Latch or a library it uses) is
+/// raised as a `LatchError` of kind `internal`, not as pyo3's `PanicException` (a
+/// `BaseException`, which an application catching `LatchError`, or even `Exception`,
+/// would not expect). The state a panic interrupts is the same as a cancelled call's: the
+/// operation is abandoned at the point it reached, as a killed process would stop.
+fn guard<T>(py: Python<'_>, body: impl FnOnce() -> PyResult<T>) -> PyResult<T> {
+    std::panic::catch_unwind(AssertUnwindSafe(body))
+        .unwrap_or_else(|panic| Err(errors::internal(py, "an Updater method", panic.as_ref())))
+}
+
+/// Refuses a call made from within a Latch call, with a `LatchError` of kind
+/// `reentrant-call`. Python code runs during a call only where Latch calls it: the
+/// progress callable (on the calling thread or one of the runtime's threads) and signal
+/// handlers (on the calling thread, while it waits). Both run inside the runtime's
+/// context, where starting the runtime again would panic ("Cannot start a runtime from
+/// within a runtime"), and while the outer call may hold the data directory's lock, which
+/// the inner call would wait for forever. Outside a call no thread of this module's Tokio
+/// is in a runtime context.
+fn not_reentrant(py: Python<'_>) -> PyResult<()> {
+    match tokio::runtime::Handle::try_current() {
+        Ok(_) => Err(errors::reentrant(py)),
+        Err(_) => Ok(()),
+    }
+}
+
 /// How a long call ended.
 enum Outcome<T> {
     Done(latch::Result<T>),
@@ -85,6 +117,7 @@ where
     Fut: Future<Output = latch::Result<T>>,
     T: Send,
 {
+    not_reentrant(py)?;
     let rt = runtime()?;
     // Python runs signal handlers only in its main thread: elsewhere there is nothing to
     // poll for.
@@ -195,56 +228,60 @@ impl PyUpdater {
         source_layout: Option<PathBuf>,
         bundled_archive: Option<PathBuf>,
     ) -> PyResult<PyUpdater> {
-        let tlog = match tlog {
-            Some(t) => Some(t.parse::<TlogMode>().map_err(|e| {
-                errors::configuration(
+        guard(py, || {
+            let tlog = match tlog {
+                Some(t) => Some(t.parse::<TlogMode>().map_err(|e| {
+                    errors::configuration(
+                        py,
+                        format!("tlog {t:?}: {e} (expected required, optional or ignored)"),
+                    )
+                })?),
+                None => None,
+            };
+            if threshold == Some(0) {
+                return Err(errors::configuration(
                     py,
-                    format!("tlog {t:?}: {e} (expected required, optional or ignored)"),
-                )
-            })?),
-            None => None,
-        };
-        if threshold == Some(0) {
-            return Err(errors::configuration(
-                py,
-                "threshold must be at least 1".to_owned(),
-            ));
-        }
-        let overrides = Overrides {
-            image,
-            keys: keys.unwrap_or_default(),
-            threshold,
-            rekor_keys: rekor_keys.unwrap_or_default(),
-            tlog,
-            repository,
-            rollback_floor,
-            max_signature_age,
-            runtime,
-            data_dir,
-            platform,
-            source_layout,
-            bundled_archive,
-        };
-        let profile = match profile {
-            Some(p) if p.as_os_str() == "demo" => latch::demo::profile(overrides),
-            Some(p) => Profile::from_file(&p, overrides),
-            None => Profile::from_overrides(overrides),
-        }
-        .map_err(|e| errors::to_py(py, e))?;
-        let mut opts = ClientOptions::from_env();
-        opts.insecure_registries
-            .extend(insecure_registries.unwrap_or_default());
-        let inner =
-            latch::Updater::with_client_options(profile, opts).map_err(|e| errors::to_py(py, e))?;
-        Ok(PyUpdater { inner })
+                    "threshold must be at least 1".to_owned(),
+                ));
+            }
+            let overrides = Overrides {
+                image,
+                keys: keys.unwrap_or_default(),
+                threshold,
+                rekor_keys: rekor_keys.unwrap_or_default(),
+                tlog,
+                repository,
+                rollback_floor,
+                max_signature_age,
+                runtime,
+                data_dir,
+                platform,
+                source_layout,
+                bundled_archive,
+            };
+            let profile = match profile {
+                Some(p) if p.as_os_str() == "demo" => latch::demo::profile(overrides),
+                Some(p) => Profile::from_file(&p, overrides),
+                None => Profile::from_overrides(overrides),
+            }
+            .map_err(|e| errors::to_py(py, e))?;
+            let mut opts = ClientOptions::from_env();
+            opts.insecure_registries
+                .extend(insecure_registries.unwrap_or_default());
+            let inner = latch::Updater::with_client_options(profile, opts)
+                .map_err(|e| errors::to_py(py, e))?;
+            Ok(PyUpdater { inner })
+        })
     }
 
     /// Is a newer verified image available? `explicit=False` (an automatic check) honours
     /// the user's opt-in and the cooldown.
     #[pyo3(signature = (explicit=true))]
     fn check(&self, py: Python<'_>, explicit: bool) -> PyResult<CheckResult> {
-        let r = run(py, None, || self.inner.check(explicit))?;
-        Ok(CheckResult::new(&r))
+        guard(py, || {
+            let r = run(py, None, || self.inner.check(explicit))?;
+            Ok(CheckResult::new(&r))
+        })
     }
 
     /// Upgrades to the newest verified image, or says it is already installed.
@@ -256,29 +293,35 @@ impl PyUpdater {
         force: bool,
         wait: bool,
     ) -> PyResult<UpgradeResult> {
-        let progress = progress_of(py, progress)?;
-        let opts = UpgradeOptions {
-            force,
-            wait,
-            ..UpgradeOptions::default()
-        };
-        let r = run(py, progress.as_ref(), || {
-            self.inner.upgrade(&opts, as_progress(&progress))
-        })?;
-        Ok(UpgradeResult::new(&r))
+        guard(py, || {
+            let progress = progress_of(py, progress)?;
+            let opts = UpgradeOptions {
+                force,
+                wait,
+                ..UpgradeOptions::default()
+            };
+            let r = run(py, progress.as_ref(), || {
+                self.inner.upgrade(&opts, as_progress(&progress))
+            })?;
+            Ok(UpgradeResult::new(&r))
+        })
     }
 
     /// Verifies the installed image before use.
     #[pyo3(signature = (deep=false))]
     fn verify_local(&self, py: Python<'_>, deep: bool) -> PyResult<VerifyResult> {
-        let r = run(py, None, || self.inner.verify_local(deep))?;
-        Ok(VerifyResult::new(&r))
+        guard(py, || {
+            let r = run(py, None, || self.inner.verify_local(deep))?;
+            Ok(VerifyResult::new(&r))
+        })
     }
 
     /// Fetches, verifies and stores the remote image's signatures without pulling it.
     fn store_signatures(&self, py: Python<'_>) -> PyResult<StoreResult> {
-        let r = run(py, None, || self.inner.store_signatures())?;
-        Ok(StoreResult::new(&r))
+        guard(py, || {
+            let r = run(py, None, || self.inner.store_signatures())?;
+            Ok(StoreResult::new(&r))
+        })
     }
 
     /// Writes an air-gap archive of the newest verified image.
@@ -291,19 +334,21 @@ impl PyUpdater {
         force: bool,
         progress: Option<Py<PyAny>>,
     ) -> PyResult<ArchiveResult> {
-        let platform = match arch.as_deref() {
-            Some(a) => Some(
-                latch::oci::Platform::parse(a)
-                    .map_err(|e| errors::configuration(py, format!("arch {a:?}: {e}")))?,
-            ),
-            None => None,
-        };
-        let progress = progress_of(py, progress)?;
-        let r = run(py, progress.as_ref(), || {
-            self.inner
-                .prepare_archive(platform.as_ref(), &path, force, as_progress(&progress))
-        })?;
-        Ok(ArchiveResult::new(&r))
+        guard(py, || {
+            let platform = match arch.as_deref() {
+                Some(a) => Some(
+                    latch::oci::Platform::parse(a)
+                        .map_err(|e| errors::configuration(py, format!("arch {a:?}: {e}")))?,
+                ),
+                None => None,
+            };
+            let progress = progress_of(py, progress)?;
+            let r = run(py, progress.as_ref(), || {
+                self.inner
+                    .prepare_archive(platform.as_ref(), &path, force, as_progress(&progress))
+            })?;
+            Ok(ArchiveResult::new(&r))
+        })
     }
 
     /// Loads an air-gap archive, verified before anything reaches the runtime.
@@ -315,13 +360,15 @@ impl PyUpdater {
         force: bool,
         wait: bool,
     ) -> PyResult<UpgradeResult> {
-        let opts = UpgradeOptions {
-            force,
-            wait,
-            ..UpgradeOptions::default()
-        };
-        let r = run(py, None, || self.inner.load_archive(&path, &opts))?;
-        Ok(UpgradeResult::new(&r))
+        guard(py, || {
+            let opts = UpgradeOptions {
+                force,
+                wait,
+                ..UpgradeOptions::default()
+            };
+            let r = run(py, None, || self.inner.load_archive(&path, &opts))?;
+            Ok(UpgradeResult::new(&r))
+        })
     }
 
     /// Installs the best of: what is installed, the bundled archive, the registry's newest
@@ -333,38 +380,48 @@ impl PyUpdater {
         online: bool,
         progress: Option<Py<PyAny>>,
     ) -> PyResult<InstallResult> {
-        let progress = progress_of(py, progress)?;
-        let r = run(py, progress.as_ref(), || {
-            self.inner.install(online, as_progress(&progress))
-        })?;
-        InstallResult::new(py, &r)
+        guard(py, || {
+            let progress = progress_of(py, progress)?;
+            let r = run(py, progress.as_ref(), || {
+                self.inner.install(online, as_progress(&progress))
+            })?;
+            InstallResult::new(py, &r)
+        })
     }
 
     /// What is installed and how Latch is set up.
     fn status(&self, py: Python<'_>) -> PyResult<StatusResult> {
-        let r = run(py, None, || self.inner.status())?;
-        Ok(StatusResult::new(&r))
+        guard(py, || {
+            let r = run(py, None, || self.inner.status())?;
+            Ok(StatusResult::new(&r))
+        })
     }
 
     /// Records the user's choice about automatic update checks.
     fn set_updates_enabled(&self, py: Python<'_>, enabled: bool) -> PyResult<()> {
-        // Waits for the store's lock (an upgrade in another process): detached.
-        py.detach(|| self.inner.set_updates_enabled(enabled))
-            .map_err(|e| errors::to_py(py, e))
+        guard(py, || {
+            // From the progress callable of an upgrade, the lock would never come.
+            not_reentrant(py)?;
+            // Waits for the store's lock (an upgrade in another process): detached.
+            py.detach(|| self.inner.set_updates_enabled(enabled))
+                .map_err(|e| errors::to_py(py, e))
+        })
     }
 
     /// Whether automatic update checks are on (the user's choice, else the profile's).
     #[getter]
     fn updates_enabled(&self, py: Python<'_>) -> PyResult<bool> {
-        self.inner
-            .updates_enabled()
-            .map_err(|e| errors::to_py(py, e))
+        guard(py, || {
+            self.inner
+                .updates_enabled()
+                .map_err(|e| errors::to_py(py, e))
+        })
     }
 
     /// The image followed (`registry/repository:tag`).
     #[getter]
-    fn image(&self) -> String {
-        self.inner.profile().image.to_string()
+    fn image(&self, py: Python<'_>) -> PyResult<String> {
+        guard(py, || Ok(self.inner.profile().image.to_string()))
     }
 
     /// The data directory (signatures, `last_log_index`, state).
@@ -375,17 +432,20 @@ impl PyUpdater {
 
     /// The runtime (`podman`, `docker` or `store:DIR`).
     #[getter]
-    fn runtime(&self) -> String {
-        self.inner.runtime().spec()
+    fn runtime(&self, py: Python<'_>) -> PyResult<String> {
+        guard(py, || Ok(self.inner.runtime().spec()))
     }
 
-    fn __repr__(&self) -> String {
-        format!(
-            "Updater(image={:?}, runtime={:?}, data_dir={:?})",
-            self.image(),
-            self.runtime(),
-            self.inner.profile().data_dir.display().to_string()
-        )
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        guard(py, || {
+            let profile = self.inner.profile();
+            Ok(format!(
+                "Updater(image={:?}, runtime={:?}, data_dir={:?})",
+                profile.image.to_string(),
+                self.inner.runtime().spec(),
+                profile.data_dir.display().to_string()
+            ))
+        })
     }
 }
 

@@ -1,5 +1,6 @@
 //! A Python callable as a [`Progress`]: called with `(done, total)` bytes.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -80,8 +81,22 @@ impl PyProgress {
             return;
         }
         *last = (Some((done, total)), Some(now));
-        // Not attachable (the interpreter is shutting down): the call is skipped.
-        let outcome = Python::try_attach(|py| self.callback.call1(py, (done, total)).map(drop));
+        // Not attachable (the interpreter is shutting down): the call is skipped. A panic
+        // (pyo3 resumes one when the callable raises its `PanicException`) is kept as a
+        // `LatchError` like any exception of the callable, instead of unwinding through
+        // the transfer on whichever thread runs it.
+        let outcome = Python::try_attach(|py| {
+            std::panic::catch_unwind(AssertUnwindSafe(|| {
+                self.callback.call1(py, (done, total)).map(drop)
+            }))
+            .unwrap_or_else(|panic| {
+                Err(crate::errors::internal(
+                    py,
+                    "the call of the progress callable",
+                    panic.as_ref(),
+                ))
+            })
+        });
         if let Some(Err(e)) = outcome {
             if let Ok(mut slot) = self.error.lock()
                 && slot.is_none()

@@ -231,6 +231,9 @@ pub struct VerifyResult {
     /// The digest verified.
     #[pyo3(get)]
     digest: String,
+    /// The runtime's id of the image verified: run the image by it.
+    #[pyo3(get)]
+    image_id: String,
     /// The runtime (`podman`, `docker`, `store:DIR`).
     #[pyo3(get)]
     runtime: String,
@@ -248,6 +251,7 @@ impl VerifyResult {
         VerifyResult {
             image: r.image.clone(),
             digest: r.digest.to_string(),
+            image_id: r.image_id.clone(),
             runtime: r.runtime.clone(),
             deep: r.deep,
             log_index: r.log_index,
@@ -256,7 +260,7 @@ impl VerifyResult {
     }
 }
 
-report_methods!(VerifyResult, [digest, runtime, deep, log_index]);
+report_methods!(VerifyResult, [digest, image_id, runtime, deep, log_index]);
 
 /// What `Updater.store_signatures()` wrote.
 #[pyclass(frozen, module = "latch")]

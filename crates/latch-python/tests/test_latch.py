@@ -94,7 +94,11 @@ def test_upgrade_verify_local_and_dangerzone_store(world: World):
     assert (r.status, r.digest, r.previous, r.log_index) == ("upgraded", v2, v1, 200)
     assert len(r.removed) == 1, r.removed
     assert world.signatures_file(v1).exists(), "old signatures are never deleted"
-    assert u.verify_local().digest == v2
+    local = u.verify_local()
+    assert local.digest == v2
+    # The id to run: the built-in store's `sha256:<config hex>`, in the JSON too.
+    assert local.image_id.startswith("sha256:") and len(local.image_id) == 71, local.image_id
+    assert local.to_dict()["image_id"] == local.image_id
 
     s = u.status()
     assert (s.digest, s.log_index, s.last_log_index, s.runtime_digests) == (v2, 200, 200, [v2])
@@ -307,6 +311,81 @@ def test_an_exception_in_the_progress_callable_abandons_the_upgrade(world: World
         u.upgrade(progress=42)
     assert u.upgrade().digest == v1
     still_installed(u, v1)
+
+
+def test_calling_latch_from_the_progress_callable_raises_a_latch_error(world: World):
+    """Every Updater method called from within the progress callable, on the same or
+    another Updater, raises LatchError kind "reentrant-call": never a Rust panic (pyo3's
+    PanicException, a BaseException), never a deadlock on the lock the upgrade holds.
+    Uncaught, it abandons the upgrade like any exception of the callable; caught, the
+    upgrade completes. Constructing an Updater and reading attributes work there."""
+    v1 = world.publish(100)
+    u = world.updater()
+
+    # Uncaught: the upgrade is abandoned and that LatchError is raised from it.
+    try:
+        u.upgrade(progress=lambda done, total: u.status())
+    except latch.LatchError as e:
+        assert type(e) is latch.LatchError and e.kind == "reentrant-call", (type(e), e.kind)
+        assert "progress" in str(e), str(e)
+    except BaseException as e:  # pyo3_runtime.PanicException is a BaseException
+        pytest.fail(f"raised {type(e).__module__}.{type(e).__name__}, not a LatchError: {e}")
+    else:
+        pytest.fail("the re-entrant call did not raise")
+    with pytest.raises(latch.NotInstalledError):
+        u.verify_local()
+
+    # Caught: each method of this Updater and of another raises, and the upgrade goes on.
+    other = world.updater(data_dir=world.tmp / "other-data")
+    archive = world.tmp / "inner.tar"
+    calls = [
+        (f"{name}.{method}", getattr(target, method), args)
+        for name, target in (("u", u), ("other", other))
+        for method, args in (
+            ("status", ()),
+            ("check", ()),
+            ("verify_local", ()),
+            ("store_signatures", ()),
+            ("upgrade", ()),
+            ("prepare_archive", (archive,)),
+            ("load_archive", (archive,)),
+            ("install", ()),
+            # Would wait forever for the lock this upgrade holds, if it were let through.
+            ("set_updates_enabled", (True,)),
+        )
+    ]
+    raised = {}
+    readable = []
+
+    def progress(done, total):
+        if raised:
+            return
+        fresh = world.updater(data_dir=world.tmp / "fresh-data")
+        readable.append((u.image, u.data_dir, u.runtime, u.updates_enabled, fresh.image))
+        for name, call, args in calls:
+            try:
+                call(*args)
+            except latch.LatchError as e:
+                raised[name] = e
+            except BaseException as e:
+                raised[name] = e
+                return  # a panic: stop before anything could hang
+            else:
+                raised[name] = AssertionError("returned")
+
+    r = u.upgrade(progress=progress)
+    wrong = {
+        n: f"{type(e).__module__}.{type(e).__name__}: {e}"
+        for n, e in raised.items()
+        if not (type(e) is latch.LatchError and e.kind == "reentrant-call")
+    }
+    assert not wrong, wrong
+    assert sorted(raised) == sorted(n for n, _, _ in calls)
+    assert readable == [(u.image, world.data, u.runtime, False, u.image)]
+    assert (r.status, r.digest) == ("upgraded", v1)
+    still_installed(u, v1)
+    assert not archive.exists()
+    assert not (world.tmp / "other-data" / "signatures").exists()
 
 
 def test_long_calls_release_the_gil(world: World):

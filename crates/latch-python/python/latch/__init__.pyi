@@ -51,7 +51,9 @@ __all__ = [
 ]
 
 _StrPath = Union[str, "os.PathLike[str]"]
-#: Called with (bytes done, bytes total) while blobs transfer. Raising stops the call.
+#: Called with (bytes done, bytes total) while blobs transfer. Raising stops the call. It
+#: must not call Latch: an ``Updater`` method called from it (this one or another) raises
+#: :class:`LatchError` with ``kind == "reentrant-call"``.
 _Progress = Callable[[int, int], Any]
 
 @final
@@ -121,6 +123,10 @@ class VerifyResult:
     image: str
     #: The digest verified.
     digest: str
+    #: The runtime's id of the image verified (podman: the config digest's hex; docker
+    #: and the built-in store: ``sha256:<hex>``): run the image by it
+    #: (``podman run <image_id>``) to run exactly what was verified.
+    image_id: str
     #: ``podman``, ``docker`` or ``store:DIR``.
     runtime: str
     #: Whether every blob was re-hashed.
@@ -297,7 +303,8 @@ class Updater:
 
         :param progress: called with ``(done, total)`` bytes as blobs transfer (the
             built-in store reports them; podman and docker pull on their own). If it
-            raises, the upgrade is abandoned and the exception re-raised here.
+            raises, the upgrade is abandoned and the exception re-raised here. It must
+            not call Latch (see :class:`LatchError`, kind ``"reentrant-call"``).
         :param force: accept an image older than the installed one (the rollback check
             is skipped; ``forced`` and ``warnings`` say so).
         :param wait: wait for another Latch process instead of raising
@@ -310,6 +317,9 @@ class Updater:
         :raises ContainerRuntimeError: the runtime failed.
         :raises LockedError: another Latch process is updating.
         :raises StoreCorruptError: a store file is corrupt (left in place).
+        :raises LatchError: ``kind == "reentrant-call"``: called from within a Latch
+            call (a ``progress`` callable, a signal handler); ``kind == "internal"``: a
+            bug in Latch (a Rust panic, caught), as from every method.
         """
     def verify_local(self, deep: bool = False) -> VerifyResult:
         """Verifies the installed image before use: the runtime holds the digest Latch

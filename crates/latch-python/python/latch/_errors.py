@@ -11,7 +11,10 @@ The rule for an application: if ``Updater.verify_local()`` raises *any* ``LatchE
 do not use the image.
 """
 
-from typing import Any, Dict, List, Optional
+# `import typing`, not `from typing import Any, ...`: this module is also its own type
+# stub, and names imported into it would count as its exports, which stubtest checks
+# against the runtime (on Python 3.9 `typing.Any` is no class and fails that check).
+import typing
 
 __all__ = [
     "LatchError",
@@ -33,12 +36,25 @@ __all__ = [
 
 
 class LatchError(Exception):
-    """Base class of every error Latch raises."""
+    """Base class of every error Latch raises.
+
+    Raised as itself (not a subclass) with ``kind``:
+
+    - ``"reentrant-call"``: an ``Updater`` method was called from within a Latch call
+      (from the ``progress`` callable, or a signal handler run while a call waits), on the
+      same or another ``Updater``. Latch cannot run a call inside another (the outer one
+      may hold the data directory's lock): make the call after the outer one returns.
+      Raised from the callable, it abandons the outer call like any exception there.
+      Constructing an ``Updater`` and reading its attributes work anywhere.
+    - ``"internal"``: a bug in Latch (a Rust panic, caught; the message says where).
+      The operation was abandoned as if cancelled: what was installed before still is.
+    - ``"error"``: a failure this version of the package does not classify.
+    """
 
     #: A stable, kebab-case name of what failed (``"rollback"``, ``"not-verified"``...).
     kind: str = "error"
     #: The verdict on every signature, when signatures were refused; else ``None``.
-    verdict: Optional[Dict[str, Any]] = None
+    verdict: typing.Optional[typing.Dict[str, typing.Any]] = None
 
 
 class ConfigurationError(LatchError, ValueError):
@@ -69,7 +85,7 @@ class RollbackError(VerificationError):
     #: ``"older-log-index"``, ``"older-time"``, ``"older-version"``,
     #: ``"missing-version"``, ``"unprovable"``) and the values compared (``floor``,
     #: ``log_id``, ``accepted``, ``offered``, ``annotation``, ``installed``).
-    reasons: List[Dict[str, Any]] = []
+    reasons: typing.List[typing.Dict[str, typing.Any]] = []
 
 
 class FreezeError(VerificationError):
@@ -77,16 +93,16 @@ class FreezeError(VerificationError):
     ``max_signature_age``: the registry may be withholding updates (a freeze attack)."""
 
     #: The image.
-    image: Optional[str] = None
+    image: typing.Optional[str] = None
     #: The newest authenticated signing time of its signatures (unix seconds), or
     #: ``None`` when none carries one.
-    newest_signed_time: Optional[int] = None
+    newest_signed_time: typing.Optional[int] = None
     #: The time of the check (unix seconds).
-    now: Optional[int] = None
+    now: typing.Optional[int] = None
     #: The profile's maximum age, in seconds.
-    max_age_secs: Optional[int] = None
+    max_age_secs: typing.Optional[int] = None
     #: Whether the registry still serves the installed image.
-    still_installed: Optional[bool] = None
+    still_installed: typing.Optional[bool] = None
 
 
 class RegistryError(LatchError):
