@@ -145,3 +145,72 @@ fn every_command_explains_itself_with_an_example() {
         );
     }
 }
+
+#[test]
+fn provenance_flags_set_the_requirement_status_shows() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let data = data.to_str().unwrap();
+    let base = ["status", "--json", "--profile", "demo", "--data-dir", data];
+    let o = latch(&base);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(
+        v.get("provenance").is_none(),
+        "none required by default: {v}"
+    );
+    let mut args = base.to_vec();
+    args.extend([
+        "--provenance-repository",
+        "freedomofpress/dangerzone-image",
+        "--provenance-workflow",
+        ".github/workflows/release.yml",
+        "--provenance-ref",
+        "refs/heads/main",
+        "--provenance-ref-pattern",
+        "refs/tags/v.+",
+    ]);
+    let o = latch(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        v["provenance"],
+        serde_json::json!([
+            "repository freedomofpress/dangerzone-image, workflow .github/workflows/release.yml, ref refs/heads/main",
+            "repository freedomofpress/dangerzone-image, workflow .github/workflows/release.yml, ref /refs/tags/v.+/"
+        ])
+    );
+    // The text form says it too.
+    let text: Vec<&str> = args.iter().copied().filter(|a| *a != "--json").collect();
+    let o = latch(&text);
+    assert!(
+        stdout(&o)
+            .contains("Provenance required: SLSA from repository freedomofpress/dangerzone-image"),
+        "{}",
+        stdout(&o)
+    );
+    // Half a requirement is a usage error; a bad repository a clear one.
+    let o = latch(&[
+        "status",
+        "--profile",
+        "demo",
+        "--data-dir",
+        data,
+        "--provenance-ref",
+        "refs/heads/main",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let o = latch(&[
+        "status",
+        "--profile",
+        "demo",
+        "--data-dir",
+        data,
+        "--provenance-repository",
+        "not-a-repo",
+        "--provenance-workflow",
+        "w.yml",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("OWNER/REPO"), "{}", stderr(&o));
+}

@@ -29,6 +29,37 @@ pub struct BundleCandidate {
     pub bytes: Vec<u8>,
 }
 
+/// A provenance attestation found for the image (when the trust requires provenance),
+/// not yet verified.
+#[derive(Debug, Clone)]
+pub struct AttestationCandidate {
+    /// Where it came from (`<repository>@<referrer digest>`, `<repo>:sha256-<hex>.att
+    /// layer 0`, a store file, an archive).
+    pub location: String,
+    /// The referrer manifest's digest, when it came from a referrer (to carry it on).
+    pub manifest_digest: Option<Digest>,
+    /// What it is.
+    pub form: AttestationForm,
+}
+
+/// The two forms attestations are published in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AttestationForm {
+    /// A Sigstore bundle (an OCI referrer, as GitHub's `attest-build-provenance` pushes
+    /// them).
+    Bundle(Vec<u8>),
+    /// A layer of cosign's `.att` manifest (as slsa-github-generator pushes them): a
+    /// DSSE envelope, and the layer's annotations (its certificate and Rekor bundle).
+    AttLayer {
+        /// The DSSE envelope.
+        envelope: Vec<u8>,
+        /// The layer's annotations.
+        annotations: std::collections::BTreeMap<String, String>,
+    },
+    /// Found, but it could not be read: why.
+    Unreadable(String),
+}
+
 /// Something found beside the image that could not be used as a signature.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Unusable {
@@ -97,6 +128,8 @@ pub struct Candidates {
     pub bundles: Vec<BundleCandidate>,
     /// Finds that could not be used.
     pub unusable: Vec<Unusable>,
+    /// Provenance attestations (looked for only when the trust requires provenance).
+    pub attestations: Vec<AttestationCandidate>,
 }
 
 impl Candidates {
@@ -124,6 +157,7 @@ impl Candidates {
         self.sigs.extend(other.sigs);
         self.bundles.extend(other.bundles);
         self.unusable.extend(other.unusable);
+        self.attestations.extend(other.attestations);
     }
 
     /// The legacy signatures that parsed, in order, with their position.

@@ -69,13 +69,18 @@ pub fn decide(trust: &Trust, candidates: &Candidates, digest: &Digest, now: i64)
         .filter_map(Outcome::accepted)
         .flat_map(|a| a.log_entries.iter().map(|e| e.log_index))
         .max();
+    let provenance = trust
+        .provenance()
+        .map(|p| crate::provenance::check(&p.policies, &p.root, &candidates.attestations, digest));
     Verdict {
         digest: digest.clone(),
         threshold: trust.threshold(),
-        trusted: signers.len() >= trust.threshold(),
+        trusted: signers.len() >= trust.threshold()
+            && provenance.as_ref().is_none_or(|p| p.satisfied),
         signers,
         outcomes,
         max_log_index,
+        provenance,
     }
 }
 

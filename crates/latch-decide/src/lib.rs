@@ -6,10 +6,13 @@
 //! registry, an OCI layout mirror, an air-gap archive, the local signature store):
 //!
 //! ```text
-//! Candidates (plain data: .sig signatures, cosign v3 bundles, what could not be read)
-//!   + Trust (keys, keyless identities, threshold, transparency log, roots, repository)
+//! Candidates (plain data: .sig signatures, cosign v3 bundles, what could not be read,
+//!             provenance attestations)
+//!   + Trust (keys, keyless identities, threshold, transparency log, roots, repository,
+//!            the provenance required on top)
 //!   + digest + now
-//!   → decide() → Verdict (every candidate's outcome, the distinct trusted signers counted)
+//!   → decide() → Verdict (every candidate's outcome, the distinct trusted signers counted,
+//!                the provenance found; trusted = enough signers AND the provenance)
 //! ```
 //!
 //! Pure: no network, no files, no clock of its own (sigstore-verify reads the clock only
@@ -29,10 +32,15 @@
 pub mod candidates;
 mod count;
 mod decide;
+pub mod provenance;
 pub mod trust;
 pub mod verdict;
 
-pub use candidates::{BundleCandidate, Candidates, SigCandidate, Unusable, UnusableKind};
+pub use candidates::{
+    AttestationCandidate, AttestationForm, BundleCandidate, Candidates, SigCandidate, Unusable,
+    UnusableKind,
+};
 pub use decide::{MAX_BUNDLES, decide};
-pub use trust::{Trust, TrustBuilder, TrustError, TrustedSigner};
+pub use provenance::ProvenanceVerdict;
+pub use trust::{Provenance, Trust, TrustBuilder, TrustError, TrustedSigner};
 pub use verdict::{Accepted, CandidateKind, Counted, LogEntry, Outcome, Refusal, Signer, Verdict};

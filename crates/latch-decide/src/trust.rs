@@ -32,6 +32,9 @@ pub enum TrustError {
     /// Identities are trusted but no root to check their certificates against was given.
     #[error("keyless identities are trusted, but no Sigstore trusted root was given")]
     NoIdentityRoot,
+    /// Provenance is required but no policy says from where.
+    #[error("provenance is required but no repository and workflow are given")]
+    NoProvenancePolicy,
 }
 
 /// One trusted signer, as counted towards the threshold.
@@ -89,6 +92,19 @@ pub struct Trust {
     identity_signers: Vec<BundleSigner>,
     /// The root keyless certificates chain to (`None` without identities).
     identity_root: Option<TrustRoot>,
+    /// SLSA provenance required on top of the signatures.
+    provenance: Option<Provenance>,
+}
+
+/// The provenance an image must have on top of its signatures: a SLSA provenance
+/// attestation for the same digest, signed (keyless, GitHub Actions) by the expected
+/// workflow of the expected repository on an allowed ref, under `root`.
+#[derive(Debug)]
+pub struct Provenance {
+    /// Accepted when any of them is satisfied (one per allowed ref or ref pattern).
+    pub policies: Vec<latch_sigstore::provenance::ProvenancePolicy>,
+    /// The Sigstore root the workflow's certificate chains to.
+    pub root: TrustRoot,
 }
 
 /// Builds a [`Trust`]; [`TrustBuilder::build`] checks it is coherent.
@@ -101,6 +117,7 @@ pub struct TrustBuilder {
     rekor_keys: Vec<PublicKey>,
     repository: Option<Reference>,
     identity_root: Option<TrustRoot>,
+    provenance: Option<Provenance>,
 }
 
 impl TrustBuilder {
@@ -175,11 +192,24 @@ impl TrustBuilder {
         self
     }
 
+    /// Requires SLSA provenance on top of the signatures.
+    pub fn provenance(mut self, provenance: Provenance) -> TrustBuilder {
+        self.provenance = Some(provenance);
+        self
+    }
+
     /// Checks and builds the trust.
     pub fn build(self) -> Result<Trust, TrustError> {
         let signers = self.keys.len() + self.identities.len();
         if signers == 0 {
             return Err(TrustError::NoSigners);
+        }
+        if self
+            .provenance
+            .as_ref()
+            .is_some_and(|p| p.policies.is_empty())
+        {
+            return Err(TrustError::NoProvenancePolicy);
         }
         let threshold = self.threshold.unwrap_or(1);
         if threshold == 0 || threshold > signers {
@@ -226,6 +256,7 @@ impl TrustBuilder {
             key_root: std::sync::OnceLock::new(),
             identity_signers,
             identity_root: self.identity_root,
+            provenance: self.provenance,
         })
     }
 }
@@ -249,6 +280,11 @@ impl Trust {
     /// Distinct trusted signers required.
     pub fn threshold(&self) -> usize {
         self.threshold
+    }
+
+    /// The provenance required on top of the signatures, if any.
+    pub fn provenance(&self) -> Option<&Provenance> {
+        self.provenance.as_ref()
     }
 
     /// What key signatures must show of the transparency log.

@@ -289,12 +289,26 @@ pub struct Verdict {
     pub outcomes: Vec<Outcome>,
     /// The highest verified log index over every accepted signature.
     pub max_log_index: Option<u64>,
+    /// When the trust requires provenance: what was found (absent otherwise).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provenance: Option<crate::provenance::ProvenanceVerdict>,
 }
 
 impl Verdict {
     /// How many distinct trusted signers were counted.
     pub fn count(&self) -> usize {
         self.signers.len()
+    }
+
+    /// Whether enough distinct trusted signers signed (the first half of
+    /// [`Verdict::trusted`]; the second is the provenance, when required).
+    pub fn signed(&self) -> bool {
+        self.signers.len() >= self.threshold
+    }
+
+    /// Whether the provenance required (if any) was found: the second half.
+    pub fn provenance_satisfied(&self) -> bool {
+        self.provenance.as_ref().is_none_or(|p| p.satisfied)
     }
 
     /// The accepted signatures, with their outcomes.
@@ -368,6 +382,10 @@ impl Verdict {
         }
         if self.outcomes.len() > SHOWN {
             msg.push_str(&format!("; and {} more", self.outcomes.len() - SHOWN));
+        }
+        if let Some(p) = &self.provenance {
+            msg.push_str("; ");
+            msg.push_str(&p.summary());
         }
         msg
     }

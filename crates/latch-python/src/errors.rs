@@ -67,6 +67,7 @@ classes!(
 fn classify(e: &Error) -> (Class, &'static str) {
     match e {
         Error::NotVerified { .. } => (Class::VerificationError, "not-verified"),
+        Error::NoProvenance { .. } => (Class::VerificationError, "no-provenance"),
         Error::NoSignatures { .. } => (Class::NoSignaturesError, "no-signatures"),
         Error::BadSignatures { .. } => (Class::VerificationError, "bad-signatures"),
         Error::Sigstore(_) => (Class::VerificationError, "sigstore"),
@@ -81,6 +82,7 @@ fn classify(e: &Error) -> (Class, &'static str) {
         Error::Store(_) => (Class::StoreError, "store"),
         Error::NotInstalled { .. } => (Class::NotInstalledError, "not-installed"),
         Error::TagMismatch { .. } => (Class::ImageIntegrityError, "tag-mismatch"),
+        Error::HealthCheckFailed { .. } => (Class::LatchError, "health-check-failed"),
         Error::Archive(_) => (Class::ArchiveError, "archive"),
         Error::Io { .. } => (Class::FileError, "io"),
         Error::Key { .. } => (Class::ConfigurationError, "key"),
@@ -138,7 +140,9 @@ fn runtime_class(e: &RuntimeError) -> (Class, &'static str) {
 fn attributes(e: &Error) -> Option<String> {
     let details = e.details()?;
     let attrs = match e {
-        Error::NotVerified { .. } => serde_json::json!({ "verdict": details }),
+        Error::NotVerified { .. } | Error::NoProvenance { .. } => {
+            serde_json::json!({ "verdict": details })
+        }
         _ => details,
     };
     serde_json::to_string(&attrs).ok()

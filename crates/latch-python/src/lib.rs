@@ -194,6 +194,72 @@ fn as_progress(p: &Option<PyProgress>) -> &dyn Progress {
     }
 }
 
+/// `provenance={"repository": ..., "workflow": ..., "refs": [...], "ref_pattern": ...,
+/// "builder_id": ..., "trusted_root": ...}`: the same keys as a profile's `[provenance]`.
+fn provenance_section(
+    py: Python<'_>,
+    d: &Bound<'_, pyo3::types::PyDict>,
+) -> PyResult<latch::profile::ProvenanceSection> {
+    use pyo3::types::PyDictMethods as _;
+    const KEYS: [&str; 7] = [
+        "repository",
+        "workflow",
+        "refs",
+        "ref_pattern",
+        "builder_id",
+        "trusted_root",
+        "issuer",
+    ];
+    for k in d.keys() {
+        let k: String = k.extract()?;
+        if !KEYS.contains(&k.as_str()) {
+            return Err(errors::configuration(
+                py,
+                format!("provenance: unknown key {k:?} (known: {})", KEYS.join(", ")),
+            ));
+        }
+    }
+    let text = |k: &str| -> PyResult<Option<String>> {
+        d.get_item(k)?.map(|v| v.extract::<String>()).transpose()
+    };
+    let required = |k: &str| -> PyResult<String> {
+        text(k)?.ok_or_else(|| errors::configuration(py, format!("provenance: {k} is required")))
+    };
+    Ok(latch::profile::ProvenanceSection {
+        repository: required("repository")?,
+        workflow: required("workflow")?,
+        refs: d
+            .get_item("refs")?
+            .map(|v| v.extract::<Vec<String>>())
+            .transpose()?
+            .unwrap_or_default(),
+        ref_pattern: text("ref_pattern")?,
+        builder_id: text("builder_id")?,
+        trusted_root: text("trusted_root")?,
+        issuer: text("issuer")?,
+    })
+}
+
+/// A Python callable as a health check: called with `(image, digest)`; `False` or an
+/// exception refuses the image (the exception's text is the reason).
+fn python_health_check(callable: Py<PyAny>) -> latch::flows::health::HealthCheck {
+    latch::flows::health::HealthCheck::callback(move |t| {
+        let outcome = Python::try_attach(|py| {
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                match callable.call1(py, (t.image.clone(), t.digest.to_string())) {
+                    Ok(v) => match v.extract::<bool>(py) {
+                        Ok(false) => Err("the health check returned False".to_owned()),
+                        _ => Ok(()),
+                    },
+                    Err(e) => Err(format!("the health check raised {e}")),
+                }
+            }))
+            .unwrap_or_else(|_| Err("the health check panicked".to_owned()))
+        });
+        outcome.unwrap_or_else(|| Err("the Python interpreter is not available".to_owned()))
+    })
+}
+
 /// Keeps one application's sandbox image current and proven. See the package
 /// documentation (`help(latch)`) for the arguments.
 #[pyclass(frozen, module = "latch", name = "Updater")]
@@ -208,6 +274,7 @@ impl PyUpdater {
         image=None, keys=None, rekor_keys=None, runtime=None, data_dir=None, profile=None,
         threshold=None, tlog=None, insecure_registries=None, *, platform=None, repository=None,
         rollback_floor=None, max_signature_age=None, source_layout=None, bundled_archive=None,
+        provenance=None, health_check=None, health_timeout=None,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -227,8 +294,26 @@ impl PyUpdater {
         max_signature_age: Option<String>,
         source_layout: Option<PathBuf>,
         bundled_archive: Option<PathBuf>,
+        provenance: Option<Bound<'_, pyo3::types::PyDict>>,
+        health_check: Option<Bound<'_, PyAny>>,
+        health_timeout: Option<String>,
     ) -> PyResult<PyUpdater> {
         guard(py, || {
+            let provenance = provenance.map(|d| provenance_section(py, &d)).transpose()?;
+            // A list of strings is a command; a callable is called with (image, digest).
+            let (health_argv, health_callable) = match health_check {
+                None => (None, None),
+                Some(h) if h.is_callable() => (None, Some(h.unbind())),
+                Some(h) => (
+                    Some(h.extract::<Vec<String>>().map_err(|_| {
+                        errors::configuration(
+                            py,
+                            "health_check: a list of strings (a command) or a callable".to_owned(),
+                        )
+                    })?),
+                    None,
+                ),
+            };
             let tlog = match tlog {
                 Some(t) => Some(t.parse::<TlogMode>().map_err(|e| {
                     errors::configuration(
@@ -258,6 +343,9 @@ impl PyUpdater {
                 platform,
                 source_layout,
                 bundled_archive,
+                provenance,
+                health_check: health_argv,
+                health_timeout,
             };
             let profile = match profile {
                 Some(p) if p.as_os_str() == "demo" => latch::demo::profile(overrides),
@@ -265,6 +353,10 @@ impl PyUpdater {
                 None => Profile::from_overrides(overrides),
             }
             .map_err(|e| errors::to_py(py, e))?;
+            let mut profile = profile;
+            if let Some(callable) = health_callable {
+                profile.health_check = Some(python_health_check(callable));
+            }
             let mut opts = ClientOptions::from_env();
             opts.insecure_registries
                 .extend(insecure_registries.unwrap_or_default());
@@ -285,19 +377,21 @@ impl PyUpdater {
     }
 
     /// Upgrades to the newest verified image, or says it is already installed.
-    #[pyo3(signature = (progress=None, force=false, wait=false))]
+    #[pyo3(signature = (progress=None, force=false, wait=false, retry_failed=false))]
     fn upgrade(
         &self,
         py: Python<'_>,
         progress: Option<Py<PyAny>>,
         force: bool,
         wait: bool,
+        retry_failed: bool,
     ) -> PyResult<UpgradeResult> {
         guard(py, || {
             let progress = progress_of(py, progress)?;
             let opts = UpgradeOptions {
                 force,
                 wait,
+                retry_failed,
                 ..UpgradeOptions::default()
             };
             let r = run(py, progress.as_ref(), || {

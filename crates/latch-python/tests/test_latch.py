@@ -727,3 +727,55 @@ def test_the_updater_and_latch_verify_give_the_same_answer(world: World):
         by_cli = (verdict["trusted"], len(verdict["signers"])) if verdict["outcomes"] else None
         assert out.returncode == (0 if by_cli and by_cli[0] else 1), (name, out.stderr)
         assert by_updater == by_cli == expected, (name, by_updater, by_cli, expected)
+
+
+def test_provenance_is_required_on_top_of_the_signatures(world: World):
+    """With ``provenance=``, an image signed by the release key alone is refused as
+    ``no-provenance`` (a VerificationError naming the missing half), and nothing is
+    installed; a malformed requirement is a ConfigurationError."""
+    world.publish(100)
+    required = {
+        "repository": "freedomofpress/dangerzone-image",
+        "workflow": ".github/workflows/release.yml",
+        "refs": ["refs/heads/main"],
+    }
+    u = world.updater(provenance=required)
+    with pytest.raises(latch.VerificationError) as e:
+        u.upgrade()
+    assert e.value.kind == "no-provenance"
+    assert "not built where required" in str(e.value)
+    assert e.value.verdict["provenance"]["satisfied"] is False
+    with pytest.raises(latch.NotInstalledError):
+        u.verify_local()
+    with pytest.raises(latch.ConfigurationError):
+        world.updater(provenance={"repository": "o/r"})
+    with pytest.raises(latch.ConfigurationError):
+        world.updater(provenance={**required, "branch": "main"})
+
+
+def test_a_health_check_in_python_reverts_a_failing_image(world: World):
+    """``health_check=`` as a callable: called with (image, digest) on the new image
+    before it replaces the old one; ``False`` removes it, keeps the old one verifying,
+    and records the failure; a command works the same way."""
+    v1 = world.publish(100)
+    world.updater().upgrade()
+    v2 = world.publish(200)
+    seen = []
+
+    def check(image, digest):
+        seen.append((image, digest))
+        return digest != v2
+
+    u = world.updater(health_check=check)
+    with pytest.raises(latch.LatchError) as e:
+        u.upgrade()
+    assert e.value.kind == "health-check-failed"
+    assert seen and seen[0][1] == v2
+    assert u.verify_local().digest == v1
+    assert u.status().to_dict()["failed"]["digest"] == v2
+    assert u.upgrade().status == "failed-before"
+    # A command, and a retry.
+    ok = world.updater(health_check=["sh", "-c", 'test -n "$LATCH_DIGEST"'])
+    assert ok.upgrade(retry_failed=True).digest == v2
+    with pytest.raises(latch.ConfigurationError):
+        world.updater(health_check=42)

@@ -499,6 +499,20 @@ pub fn write_key_pair(
     Ok((private, public))
 }
 
+/// Writes `public` as PEM to `<prefix>.pub` (created new: never overwritten), as
+/// [`write_key_pair`] does; for a key whose private half stays elsewhere (a PKCS#11 token).
+pub fn write_public_key(public: &PublicKey, prefix: &Path) -> Result<PathBuf, KeyFileError> {
+    let mut s = prefix.as_os_str().to_owned();
+    s.push(".pub");
+    let path = PathBuf::from(s);
+    write_new(
+        &path,
+        latch_trust::spki_to_pem(public.der()).as_bytes(),
+        false,
+    )?;
+    Ok(path)
+}
+
 fn write_new(path: &Path, bytes: &[u8], private: bool) -> Result<(), KeyFileError> {
     use std::io::Write as _;
     let err = |source| KeyFileError::Write {

@@ -6,6 +6,9 @@
 //!   PRIVATE KEY`), PKCS#8 or SEC1 PEM; written in cosign's format. The password comes
 //!   from `LATCH_PASSWORD` or `COSIGN_PASSWORD`, else the terminal ([`Password`]).
 //! - [`Signer`]: what the flows sign with, so a hardware key can replace a file.
+//! - [`pkcs11`]: keys on PKCS#11 tokens (SoftHSM, YubiKeys, smart cards) named by an
+//!   RFC 7512 `pkcs11:` URI ([`Pkcs11Signer`]); the PIN comes from `LATCH_PIN` or
+//!   `COSIGN_PIN`, else the terminal ([`Pin`]).
 //! - [`sign()`]: the simple-signing payload, a signature, optionally a Rekor entry
 //!   ([`TlogUploader`]), and a layer appended to the `.sig` manifest, re-read and retried
 //!   when another signer wrote in between; `recursive` signs an index and its manifests.
@@ -31,19 +34,24 @@
 pub mod key;
 pub mod nightly;
 pub mod password;
+pub mod pkcs11;
 pub mod promote;
 pub mod sign;
 pub mod signer;
 pub mod sigstore;
 pub mod tlog;
 
-pub use key::{KeyError, KeyFileError, PrivateKey, ScryptParams, SigningAlgorithm, write_key_pair};
+pub use key::{
+    KeyError, KeyFileError, PrivateKey, ScryptParams, SigningAlgorithm, write_key_pair,
+    write_public_key,
+};
 pub use latch_trust::{Policy, PolicyBuilder, PublicKey, TlogMode};
 pub use nightly::{
     NightlyCandidate, NightlyError, NightlyQuery, NightlyReport, NightlyTag, nightlies,
     parse_duration,
 };
 pub use password::{Password, PasswordError};
+pub use pkcs11::{Pin, PinError, Pkcs11Error, Pkcs11Signer, Pkcs11Uri};
 pub use promote::{PromoteError, PromoteReport, promote};
 pub use sign::{SignError, SignOptions, SignReport, SignedManifest, now_unix, sign};
 pub use signer::{Signer, SignerError};

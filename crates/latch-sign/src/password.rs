@@ -52,17 +52,31 @@ impl Password {
         self.0.as_bytes()
     }
 
+    /// The text (for a PKCS#11 PIN, which cryptoki takes as a string).
+    pub(crate) fn as_str(&self) -> &str {
+        &self.0
+    }
+
     /// `LATCH_PASSWORD`, else `COSIGN_PASSWORD`; `None` when neither is set. A variable set
     /// to the empty string is the empty password (as cosign reads it).
     pub fn from_env() -> Result<Option<Password>, PasswordError> {
-        for variable in [ENV_LATCH_PASSWORD, ENV_COSIGN_PASSWORD] {
+        Password::from_variables(&[ENV_LATCH_PASSWORD, ENV_COSIGN_PASSWORD])
+            .map_err(|variable| PasswordError::NotUnicode { variable })
+    }
+
+    /// The first of `variables` that is set; `Err(variable)` if it is not UTF-8 (its value
+    /// dropped unseen). Also reads the PKCS#11 PIN.
+    pub(crate) fn from_variables(
+        variables: &[&'static str],
+    ) -> Result<Option<Password>, &'static str> {
+        for &variable in variables {
             if let Some(value) = std::env::var_os(variable) {
                 return match value.into_string() {
                     Ok(s) => Ok(Some(Password::new(s))),
                     Err(os) => {
                         // Drop the raw value without showing it anywhere.
                         drop(Zeroizing::new(os.into_encoded_bytes()));
-                        Err(PasswordError::NotUnicode { variable })
+                        Err(variable)
                     }
                 };
             }

@@ -46,7 +46,12 @@ pub struct ProvenancePolicy {
     pub workflow: String,
     /// The ref the build ran on, when required (`refs/heads/main`, `refs/tags/v1`).
     pub git_ref: Option<String>,
+    /// With no exact `git_ref`: a regular expression the whole ref must match
+    /// (`refs/tags/v[0-9.]+`).
+    ref_pattern: Option<(String, regex::Regex)>,
     builder: Option<(String, regex::Regex)>,
+    /// The OIDC issuer of the workflow's certificate (default: GitHub Actions').
+    issuer: Option<String>,
 }
 
 fn anchored(pattern: &str) -> Result<regex::Regex> {
@@ -86,8 +91,53 @@ impl ProvenancePolicy {
             repository: repository.to_owned(),
             workflow: workflow.to_owned(),
             git_ref: git_ref.map(str::to_owned),
+            ref_pattern: None,
             builder,
+            issuer: None,
         })
+    }
+
+    /// Requires this OIDC issuer instead of GitHub Actions' (a GitHub Enterprise
+    /// Server's, say).
+    pub fn with_issuer(mut self, issuer: &str) -> Result<ProvenancePolicy> {
+        if !issuer.starts_with("https://") {
+            return Err(Error::Policy(format!(
+                "issuer {issuer:?}: expected an https:// URL"
+            )));
+        }
+        self.issuer = Some(issuer.to_owned());
+        Ok(self)
+    }
+
+    /// Requires, in place of an exact ref, a ref matching `pattern` (a regular
+    /// expression over the whole ref, anchored): in the certificate's identity and in
+    /// the predicate. Refused when an exact ref is already required.
+    pub fn with_ref_pattern(mut self, pattern: &str) -> Result<ProvenancePolicy> {
+        if self.git_ref.is_some() {
+            return Err(Error::Policy(
+                "give an exact ref or a ref pattern, not both".into(),
+            ));
+        }
+        self.ref_pattern = Some((pattern.to_owned(), anchored(pattern)?));
+        Ok(self)
+    }
+
+    /// The ref rule, as a person reads it: the exact ref, `/pattern/`, or `any ref`.
+    pub fn ref_rule(&self) -> String {
+        match (&self.git_ref, &self.ref_pattern) {
+            (Some(r), _) => r.clone(),
+            (None, Some((p, _))) => format!("/{p}/"),
+            (None, None) => "any ref".to_owned(),
+        }
+    }
+
+    /// Whether `found` is a ref this policy allows.
+    fn ref_allowed(&self, found: &str) -> bool {
+        match (&self.git_ref, &self.ref_pattern) {
+            (Some(r), _) => found == r,
+            (None, Some((_, re))) => re.is_match(found),
+            (None, None) => !found.is_empty(),
+        }
     }
 
     fn builder_for(&self, predicate_type: &str) -> Result<(String, regex::Regex)> {
@@ -114,6 +164,16 @@ impl ProvenancePolicy {
             &self.workflow,
             self.git_ref.as_deref(),
         )?;
+        if let Some(issuer) = &self.issuer {
+            identity.issuer = issuer.clone();
+        }
+        if let Some((pattern, _)) = &self.ref_pattern {
+            identity.san = SanMatcher::regex(&format!(
+                "https://github\\.com/{}/{}@(?:{pattern})",
+                regex::escape(&self.repository),
+                regex::escape(&self.workflow)
+            ))?;
+        }
         let own = match &identity.san {
             SanMatcher::Regex { pattern, .. } => pattern.clone(),
             SanMatcher::Exact(s) => regex::escape(s),
@@ -162,22 +222,26 @@ impl ProvenancePolicy {
                 claims.push(claim("predicate.builder.id", id.unwrap_or_default()));
                 let uri = string_at(p, &["invocation", "configSource", "uri"]);
                 let base = format!("git+{repo_url}");
-                let expected = match &self.git_ref {
-                    Some(r) => format!("{base}@{r}"),
-                    None => format!("{base} or {base}@<ref>"),
+                let expected = match (&self.git_ref, &self.ref_pattern) {
+                    (Some(r), _) => format!("{base}@{r}"),
+                    (None, Some(_)) => format!("{base}@<ref matching {}>", self.ref_rule()),
+                    (None, None) => format!("{base} or {base}@<ref>"),
                 };
                 require(
                     location,
                     "predicate.invocation.configSource.uri",
                     &expected,
                     uri,
-                    |v| match &self.git_ref {
-                        Some(r) => v == format!("{base}@{r}"),
-                        None => {
+                    |v| match (&self.git_ref, &self.ref_pattern) {
+                        (None, None) => {
                             v == base
                                 || v.strip_prefix(&base)
                                     .is_some_and(|rest| rest.starts_with('@'))
                         }
+                        _ => v
+                            .strip_prefix(&base)
+                            .and_then(|rest| rest.strip_prefix('@'))
+                            .is_some_and(|r| self.ref_allowed(r)),
                     },
                 )?;
                 claims.push(claim(
@@ -232,16 +296,12 @@ impl ProvenancePolicy {
                 })?;
                 claims.push(claim(&name("path"), &self.workflow));
                 let r = field("ref");
-                match &self.git_ref {
-                    Some(want) => {
-                        require(location, &name("ref"), want, r, |v| v == want)?;
-                        claims.push(claim(&name("ref"), want));
-                    }
-                    None => {
-                        require(location, &name("ref"), "a ref", r, |v| !v.is_empty())?;
-                        claims.push(claim(&name("ref"), r.unwrap_or_default()));
-                    }
-                }
+                let want = match (&self.git_ref, &self.ref_pattern) {
+                    (None, None) => "a ref".to_owned(),
+                    _ => self.ref_rule(),
+                };
+                require(location, &name("ref"), &want, r, |v| self.ref_allowed(v))?;
+                claims.push(claim(&name("ref"), r.unwrap_or_default()));
                 let id = string_at(p, &["runDetails", "builder", "id"]);
                 require(
                     location,

@@ -79,6 +79,17 @@ pub fn sigs(
 /// `entries` whose subject is `digest` (at most [`MAX_REFERRERS`]); one that cannot be
 /// read, or that is an attestation, is listed as unusable.
 pub fn bundles(layout: &OciLayout, entries: &[Descriptor], digest: &Digest) -> Candidates {
+    bundles_of(layout, entries, digest, &[COSIGN_SIGN_PREDICATE])
+}
+
+/// The bundle referrers of `digest` among `entries` whose predicate type is one of
+/// `predicate_types` (image signatures, or provenance attestations).
+pub(crate) fn bundles_of(
+    layout: &OciLayout,
+    entries: &[Descriptor],
+    digest: &Digest,
+    predicate_types: &[&str],
+) -> Candidates {
     let mut out = Candidates::default();
     let listed = entries.iter().filter(|d| {
         d.media_type == latch_oci::media_types::OCI_MANIFEST
@@ -98,19 +109,18 @@ pub fn bundles(layout: &OciLayout, entries: &[Descriptor], digest: &Digest) -> C
                 continue;
             }
         };
-        let layer =
-            match referrer_bundle_layer(&manifest, digest, &[COSIGN_SIGN_PREDICATE], &location) {
-                Ok(layer) => layer,
-                // A referrer of another image in a mirror is not this image's business.
-                Err(Unusable {
-                    what: UnusableKind::OtherSubject { .. },
-                    ..
-                }) => continue,
-                Err(u) => {
-                    out.unusable.push(u);
-                    continue;
-                }
-            };
+        let layer = match referrer_bundle_layer(&manifest, digest, predicate_types, &location) {
+            Ok(layer) => layer,
+            // A referrer of another image in a mirror is not this image's business.
+            Err(Unusable {
+                what: UnusableKind::OtherSubject { .. },
+                ..
+            }) => continue,
+            Err(u) => {
+                out.unusable.push(u);
+                continue;
+            }
+        };
         match layout.read_blob(&layer.digest, latch_sigstore::MAX_BUNDLE_BYTES as u64) {
             Ok(bytes) => out.bundles.push(BundleCandidate {
                 location,

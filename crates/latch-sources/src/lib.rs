@@ -10,6 +10,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod attestations;
 mod error;
 pub mod layout;
 pub mod registry;
@@ -66,6 +67,20 @@ impl Source<'_> {
             Source::Layout { layout, entries } => Ok(layout::bundles(layout, entries, digest)),
         }
     }
+
+    /// The provenance attestations of `digest` (`.att` layers and SLSA bundle referrers).
+    pub async fn attestations(&self, digest: &Digest) -> Result<Candidates, SourceError> {
+        let attestations = match self {
+            Source::Registry { client, repository } => {
+                attestations::in_registry(client, repository, digest).await?
+            }
+            Source::Layout { layout, entries } => attestations::in_layout(layout, entries, digest),
+        };
+        Ok(Candidates {
+            attestations,
+            ..Candidates::default()
+        })
+    }
 }
 
 /// A decision and the candidates it was made over (to store or carry the accepted ones).
@@ -79,7 +94,8 @@ pub struct Decided {
 
 /// Decides on `digest` over what `source` holds: the legacy `.sig` signatures first and,
 /// only when they are short of the threshold, the cosign v3 signatures too, all counted
-/// together by [`latch_decide::decide`].
+/// together by [`latch_decide::decide`]; with the provenance attestations when the trust
+/// requires provenance.
 pub async fn decide(
     source: &Source<'_>,
     trust: &Trust,
@@ -87,6 +103,9 @@ pub async fn decide(
     now: i64,
 ) -> Result<Decided, SourceError> {
     let mut candidates = source.sigs(digest).await?;
+    if trust.provenance().is_some() {
+        candidates.extend(source.attestations(digest).await?);
+    }
     let verdict = latch_decide::decide(trust, &candidates, digest, now);
     if verdict.trusted {
         return Ok(Decided {

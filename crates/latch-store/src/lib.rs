@@ -61,6 +61,8 @@ pub enum StoreError {
 
 /// The folder of accepted cosign v3 bundles, beside the key folders.
 const BUNDLES_DIR: &str = "bundles";
+/// The folder of accepted provenance attestations, beside the key folders.
+const ATTESTATIONS_DIR: &str = "attestations";
 /// The folder of accepted keyless legacy signatures, beside the key folders.
 const KEYLESS_DIR: &str = "keyless";
 
@@ -123,6 +125,22 @@ pub struct State {
     /// What is installed, as Latch installed it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub installed: Option<Installed>,
+    /// The last image that failed its health check: not tried again until a newer one
+    /// is signed (or the user asks).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed: Option<Failed>,
+}
+
+/// An image that was verified and installed beside the old one, then failed its health
+/// check and was removed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Failed {
+    /// The digest the signatures name.
+    pub digest: Digest,
+    /// Why the check failed (its exit status and the end of its output, or a timeout).
+    pub reason: String,
+    /// Unix time of the failure.
+    pub at: u64,
 }
 
 fn one() -> u32 {
@@ -253,6 +271,22 @@ impl Store {
     /// Writes the bundles file of `digest` atomically.
     pub fn write_bundles(&self, digest: &Digest, bytes: &[u8]) -> Result<PathBuf, StoreError> {
         write_creating_dir(&self.bundles_path(digest), bytes)
+    }
+
+    /// Path of the provenance attestation accepted for `digest` (when a profile requires
+    /// provenance): `signatures/attestations/<hex>.json`, beside the key folders.
+    pub fn attestations_path(&self, digest: &Digest) -> PathBuf {
+        self.beside_keys(ATTESTATIONS_DIR, digest)
+    }
+
+    /// The stored attestations file's bytes, or `None` if there is none.
+    pub fn read_attestations(&self, digest: &Digest) -> Result<Option<Vec<u8>>, StoreError> {
+        read_optional(&self.attestations_path(digest))
+    }
+
+    /// Writes the attestations file of `digest` atomically.
+    pub fn write_attestations(&self, digest: &Digest, bytes: &[u8]) -> Result<PathBuf, StoreError> {
+        write_creating_dir(&self.attestations_path(digest), bytes)
     }
 
     /// Path of the keyless legacy signatures (cosign 2.x `.sig` signatures made with a

@@ -70,6 +70,9 @@ pub fn profile(o: Overrides) -> Result<Profile> {
             layout: None,
             archive: None,
         },
+        provenance: None,
+        health_check: None,
+        health_timeout: None,
         trust: TrustSection {
             keys: vec![DEMO_SIGNING_KEY.into()],
             threshold: Some(1),

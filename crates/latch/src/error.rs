@@ -23,6 +23,14 @@ pub enum Error {
         /// Every candidate's outcome and the signers counted.
         verdict: Box<Verdict>,
     },
+    /// The signatures are enough, but the SLSA provenance the trust requires on top was
+    /// not found: no attestation for this digest from the expected workflow (the
+    /// verdict's `provenance` says what was looked at and why each fell short).
+    #[error("signed, but not built where required: {}", .verdict.provenance.as_ref().map(|p| p.summary()).unwrap_or_default())]
+    NoProvenance {
+        /// Every candidate's outcome, the signers counted, and the provenance found.
+        verdict: Box<Verdict>,
+    },
     /// No signature at all was found for the digest.
     #[error("no signatures found for {digest} ({location})")]
     NoSignatures {
@@ -143,6 +151,17 @@ pub enum Error {
         /// associates with it; `None` when the tag names nothing.
         found: Option<String>,
     },
+    /// The new image failed its health check: it was removed and recorded as failed;
+    /// the old one is still installed.
+    #[error(
+        "{digest} failed its health check and was removed; the previous image stays installed: {reason}"
+    )]
+    HealthCheckFailed {
+        /// The digest that failed.
+        digest: Digest,
+        /// Why.
+        reason: String,
+    },
     /// An upgrade stopped after a step (crash-safety tests).
     #[error("upgrade interrupted after step {0:?}")]
     Interrupted(Step),
@@ -194,6 +213,7 @@ impl Error {
     pub fn kind(&self) -> &'static str {
         match self {
             Error::NotVerified { .. } => "not-verified",
+            Error::NoProvenance { .. } => "no-provenance",
             Error::NoSignatures { .. } => "no-signatures",
             Error::BadSignatures { .. } => "bad-signatures",
             Error::Registry(_) => "registry",
@@ -210,6 +230,7 @@ impl Error {
             Error::Runtime(_) | Error::RuntimeMismatch { .. } => "runtime",
             Error::NotInstalled { .. } => "not-installed",
             Error::TagMismatch { .. } => "tag-mismatch",
+            Error::HealthCheckFailed { .. } => "health-check-failed",
             Error::Interrupted(_) => "interrupted",
             Error::Archive(_) => "archive",
             Error::Sigstore(_) => "sigstore",
@@ -222,7 +243,7 @@ impl Error {
     /// The verdict behind a refusal, when signatures were looked at.
     pub fn verdict(&self) -> Option<&Verdict> {
         match self {
-            Error::NotVerified { verdict } => Some(verdict),
+            Error::NotVerified { verdict } | Error::NoProvenance { verdict } => Some(verdict),
             _ => None,
         }
     }
@@ -231,11 +252,16 @@ impl Error {
     /// reasons of a rollback, the figures of a freeze, the verdict of a refusal.
     pub fn details(&self) -> Option<serde_json::Value> {
         match self {
-            Error::NotVerified { verdict } => serde_json::to_value(verdict).ok(),
+            Error::NotVerified { verdict } | Error::NoProvenance { verdict } => {
+                serde_json::to_value(verdict).ok()
+            }
             Error::Rollback { reasons } => {
                 serde_json::to_value(serde_json::json!({ "reasons": reasons })).ok()
             }
             Error::FreezeSuspected(f) => serde_json::to_value(f).ok(),
+            Error::HealthCheckFailed { digest, reason } => Some(serde_json::json!({
+                "digest": digest.to_string(), "reason": reason,
+            })),
             Error::TagMismatch {
                 tag,
                 expected,

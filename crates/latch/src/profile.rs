@@ -6,6 +6,9 @@
 //! image = "ghcr.io/freedomofpress/dangerzone/v1:latest"
 //! runtime = "podman"                       # podman | docker | store:DIR
 //! data_dir = "~/.local/share/dangerzone"   # default: $LATCH_DATA_DIR, else <data dir>/latch/<name>
+//! # run on a new image before it replaces the old one; on failure the old one stays:
+//! # health_check = ["podman", "run", "--rm", "--network=none", "{image}", "true"]
+//! # health_timeout = "2m"
 //!
 //! [source]
 //! # layout = "/media/usb/mirror"          # an OCI layout used as a mirror instead of the registry
@@ -22,6 +25,16 @@
 //! rollback_floor = 168898587               # the last log index this app release knows
 //! version_annotation = "org.opencontainers.image.version"  # ratchet on a signed version too
 //! max_signature_age = "30d"                # older than this: a possible freeze attack
+//!
+//! # [provenance]                          # SLSA provenance required on top of the signatures
+//! # repository = "freedomofpress/dangerzone-image"   # OWNER/REPO that built it
+//! # workflow = ".github/workflows/release.yml"       # the workflow that ran
+//! # refs = ["refs/heads/main"]           # allowed refs, exactly (and/or ref_pattern)
+//! # ref_pattern = "refs/tags/v[0-9.]+"   # a regular expression over the whole ref
+//! # builder_id = "https://github\\.com/actions/runner/.+"  # default: GitHub's runners (v1),
+//! #                                      # slsa-github-generator's container builder (v0.2)
+//! # trusted_root = "trusted_root.json"   # default: [trust] trusted_root, else public-good
+//! # issuer = "https://token.actions.githubusercontent.com"  # the default
 //!
 //! [updates]
 //! enabled = false                          # checks are opt-in
@@ -47,7 +60,7 @@ use serde::Deserialize;
 use latch_oci::parse_duration;
 
 use crate::error::{Error, Result};
-use crate::trust::{KeySource, RootChoice, TrustSpec};
+use crate::trust::{KeySource, ProvenanceSpec, RootChoice, TrustSpec};
 
 /// Bound on a profile file.
 const MAX_PROFILE_BYTES: u64 = 1024 * 1024;
@@ -66,12 +79,19 @@ pub struct ProfileFile {
     pub runtime: Option<String>,
     /// Where signatures and state live.
     pub data_dir: Option<String>,
+    /// A command run on a new image before it replaces the old one (an argv; `{image}`
+    /// is replaced by the image to run).
+    pub health_check: Option<Vec<String>>,
+    /// How long the health check may take (default 2m).
+    pub health_timeout: Option<String>,
     /// Where updates come from.
     #[serde(default)]
     pub source: SourceSection,
     /// Who must have signed.
     #[serde(default)]
     pub trust: TrustSection,
+    /// The SLSA provenance required on top of the signatures.
+    pub provenance: Option<ProvenanceSection>,
     /// Update checks.
     #[serde(default)]
     pub updates: UpdatesSection,
@@ -116,6 +136,64 @@ pub struct TrustSection {
     /// The Sigstore trusted root (`trusted_root.json`) identities chain to; default: the
     /// public-good root built in. Never fetched.
     pub trusted_root: Option<String>,
+}
+
+/// `[provenance]`: the SLSA provenance an image must have on top of its signatures (a
+/// GitHub Actions workflow's attestation for the same digest).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProvenanceSection {
+    /// The source repository, `OWNER/REPO`.
+    pub repository: String,
+    /// The workflow file that built it (`.github/workflows/release.yml`).
+    pub workflow: String,
+    /// The refs the build may have run on, exactly.
+    #[serde(default)]
+    pub refs: Vec<String>,
+    /// A regular expression over the whole ref (anchored), beside or instead of `refs`.
+    pub ref_pattern: Option<String>,
+    /// A regular expression over the whole builder ID (default: GitHub's runners for
+    /// SLSA v1, slsa-github-generator's container builder for v0.2).
+    pub builder_id: Option<String>,
+    /// The Sigstore root the workflow's certificate chains to (default: `[trust]
+    /// trusted_root`, else the public-good root built in).
+    pub trusted_root: Option<String>,
+    /// The OIDC issuer of the workflow's certificate (default: GitHub Actions',
+    /// `https://token.actions.githubusercontent.com`).
+    pub issuer: Option<String>,
+}
+
+impl ProvenanceSection {
+    /// The policies (one per allowed ref, one for the pattern; one allowing any ref when
+    /// neither is given).
+    pub fn policies(&self) -> Result<Vec<latch_sigstore::provenance::ProvenancePolicy>> {
+        use latch_sigstore::provenance::ProvenancePolicy;
+        let bad = |e: latch_sigstore::Error| Error::Profile(format!("[provenance]: {e}"));
+        let new = |r: Option<&str>| {
+            let p = ProvenancePolicy::new(
+                &self.repository,
+                &self.workflow,
+                r,
+                self.builder_id.as_deref(),
+            )
+            .map_err(bad)?;
+            match &self.issuer {
+                Some(i) => p.with_issuer(i).map_err(bad),
+                None => Ok(p),
+            }
+        };
+        let mut out = Vec::new();
+        for r in &self.refs {
+            out.push(new(Some(r))?);
+        }
+        if let Some(p) = &self.ref_pattern {
+            out.push(new(None)?.with_ref_pattern(p).map_err(bad)?);
+        }
+        if out.is_empty() {
+            out.push(new(None)?);
+        }
+        Ok(out)
+    }
 }
 
 /// One trusted keyless signer, as written under `[trust] identities`: the OIDC issuer and
@@ -220,6 +298,8 @@ pub struct Profile {
     pub cooldown: Duration,
     /// Random extra delay.
     pub jitter: Duration,
+    /// The health check a new image must pass before it replaces the old one.
+    pub health_check: Option<crate::flows::health::HealthCheck>,
     /// Where the profile came from (a path, `demo`, or `flags`).
     pub origin: String,
 }
@@ -254,6 +334,13 @@ pub struct Overrides {
     pub source_layout: Option<PathBuf>,
     /// `--bundled-archive`.
     pub bundled_archive: Option<PathBuf>,
+    /// `--health-check`: replaces the file's (an argv).
+    pub health_check: Option<Vec<String>>,
+    /// `--health-timeout`.
+    pub health_timeout: Option<String>,
+    /// `--provenance-*`: replaces the file's `[provenance]` (its `trusted_root` a path
+    /// relative to the current directory).
+    pub provenance: Option<ProvenanceSection>,
 }
 
 impl ProfileFile {
@@ -403,6 +490,28 @@ impl Profile {
             Some(r) => Reference::parse(r)?,
             None => Reference::parse(&image.name())?,
         };
+        let root = t
+            .trusted_root
+            .as_deref()
+            .map(|r| RootChoice::File(in_file(base, r)))
+            .unwrap_or_default();
+        let provenance = match (&o.provenance, &file.provenance) {
+            (Some(p), _) => Some(ProvenanceSpec {
+                policies: p.policies()?,
+                root: match &p.trusted_root {
+                    Some(r) => RootChoice::File(absolute(Path::new(r))?),
+                    None => root.clone(),
+                },
+            }),
+            (None, Some(p)) => Some(ProvenanceSpec {
+                policies: p.policies()?,
+                root: match &p.trusted_root {
+                    Some(r) => RootChoice::File(in_file(base, r)),
+                    None => root.clone(),
+                },
+            }),
+            (None, None) => None,
+        };
         let trust = TrustSpec {
             keys,
             identities,
@@ -410,11 +519,8 @@ impl Profile {
             rekor_keys,
             tlog,
             repository: Some(repository),
-            root: t
-                .trusted_root
-                .as_deref()
-                .map(|r| RootChoice::File(in_file(base, r)))
-                .unwrap_or_default(),
+            root,
+            provenance,
         };
         let max_signature_age = match o
             .max_signature_age
@@ -453,6 +559,25 @@ impl Profile {
             (None, None) => None,
         };
         let u = &file.updates;
+        let health_timeout = duration(
+            "health_timeout",
+            o.health_timeout
+                .as_deref()
+                .or(file.health_timeout.as_deref())
+                .unwrap_or("2m"),
+        )?;
+        let health_check = match o.health_check.as_ref().or(file.health_check.as_ref()) {
+            Some(argv) if argv.is_empty() || argv[0].is_empty() => {
+                return Err(Error::Profile(
+                    "health_check: give a command, e.g. [\"podman\", \"run\", \"--rm\", \"{image}\", \"true\"]".into(),
+                ));
+            }
+            Some(argv) => Some(crate::flows::health::HealthCheck::Command {
+                argv: argv.clone(),
+                timeout: health_timeout,
+            }),
+            None => None,
+        };
         Ok(Profile {
             name,
             image,
@@ -468,6 +593,7 @@ impl Profile {
             updates_default: u.enabled.unwrap_or(false),
             cooldown: duration("cooldown", u.cooldown.as_deref().unwrap_or("12h"))?,
             jitter: duration("jitter", u.jitter.as_deref().unwrap_or("1h"))?,
+            health_check,
             origin: origin.to_owned(),
         })
     }

@@ -4,11 +4,18 @@
 //! key>/<hex>.json`, a `cosign download signature` list, every entry of which verifies);
 //! keyless legacy signatures (which belong to no key) in `signatures/keyless/<hex>.json`
 //! in the same form, certificate and chain included; accepted cosign v3 bundles in
-//! `signatures/bundles/<hex>.json` (a JSON array of bundle documents).
+//! `signatures/bundles/<hex>.json` (a JSON array of bundle documents); the provenance
+//! attestation accepted, when a profile requires one, in
+//! `signatures/attestations/<hex>.json` (a JSON array of `{"bundle": <bundle>}` or
+//! `{"att": {"envelope": <base64 of the exact DSSE envelope>, "annotations": {...}}}`).
 
 use std::path::PathBuf;
 
-use latch_decide::{BundleCandidate, Candidates, SigCandidate, Signer, Trust, Verdict};
+use base64::Engine as _;
+use latch_decide::{
+    AttestationCandidate, AttestationForm, BundleCandidate, Candidates, SigCandidate, Signer,
+    Trust, Verdict,
+};
 use latch_oci::Digest;
 use latch_store::Store;
 use latch_trust::{Signature, parse_cosign_download, to_cosign_download_list};
@@ -35,6 +42,11 @@ pub(crate) fn stored_candidates(
     }
     if let Some(bytes) = store.read_bundles(digest)? {
         out.bundles = decode_bundles(&bytes, store.bundles_path(digest))?;
+    }
+    if trust.provenance().is_some()
+        && let Some(bytes) = store.read_attestations(digest)?
+    {
+        out.attestations = decode_attestations(&bytes, store.attestations_path(digest))?;
     }
     Ok(out)
 }
@@ -99,7 +111,93 @@ pub(crate) fn store_accepted(
     if !bundles.is_empty() {
         files.push(store.write_bundles(digest, &encode_bundles(&bundles))?);
     }
+    let accepted_attestation = verdict
+        .provenance
+        .as_ref()
+        .and_then(|p| p.accepted.as_ref())
+        .and_then(|a| {
+            candidates
+                .attestations
+                .iter()
+                .find(|c| c.location == a.location)
+        });
+    if let Some(a) = accepted_attestation {
+        files.push(store.write_attestations(digest, &encode_attestations(&[a])?)?);
+    }
     Ok(files)
+}
+
+/// Stored attestations: a JSON array, each `{"bundle": …}` or `{"att": {"envelope":
+/// base64, "annotations": {…}}}` (the envelope's exact bytes kept).
+pub(crate) fn encode_attestations(found: &[&AttestationCandidate]) -> Result<Vec<u8>> {
+    let mut items = Vec::new();
+    for a in found {
+        let item = match &a.form {
+            AttestationForm::Bundle(bytes) => {
+                let v: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
+                    Error::Invalid(format!("{}: not a JSON bundle: {e}", a.location))
+                })?;
+                serde_json::json!({ "bundle": v })
+            }
+            AttestationForm::AttLayer {
+                envelope,
+                annotations,
+            } => serde_json::json!({ "att": {
+                "envelope": base64::engine::general_purpose::STANDARD.encode(envelope),
+                "annotations": annotations,
+            }}),
+            AttestationForm::Unreadable(_) => continue,
+        };
+        items.push(item);
+    }
+    serde_json::to_vec_pretty(&items).map_err(|e| Error::Invalid(e.to_string()))
+}
+
+/// Reads a stored attestations file back into candidates named `<path>#<i>`.
+pub(crate) fn decode_attestations(
+    bytes: &[u8],
+    path: PathBuf,
+) -> Result<Vec<AttestationCandidate>> {
+    let corrupt = |detail: String| Error::StoreCorrupt {
+        path: path.clone(),
+        detail,
+    };
+    let values: Vec<serde_json::Value> = serde_json::from_slice(bytes)
+        .map_err(|e| corrupt(format!("not a JSON array of attestations: {e}")))?;
+    values
+        .into_iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let location = format!("{}#{i}", path.display());
+            let form = if let Some(b) = v.get("bundle") {
+                AttestationForm::Bundle(
+                    serde_json::to_vec(b).map_err(|e| corrupt(format!("attestation {i}: {e}")))?,
+                )
+            } else if let Some(att) = v.get("att") {
+                let envelope = att
+                    .get("envelope")
+                    .and_then(|e| e.as_str())
+                    .and_then(|e| base64::engine::general_purpose::STANDARD.decode(e).ok())
+                    .ok_or_else(|| corrupt(format!("attestation {i}: no base64 envelope")))?;
+                let annotations =
+                    serde_json::from_value(att.get("annotations").cloned().unwrap_or_default())
+                        .map_err(|e| corrupt(format!("attestation {i}: annotations: {e}")))?;
+                AttestationForm::AttLayer {
+                    envelope,
+                    annotations,
+                }
+            } else {
+                return Err(corrupt(format!(
+                    "attestation {i}: neither a bundle nor an .att layer"
+                )));
+            };
+            Ok(AttestationCandidate {
+                location,
+                manifest_digest: None,
+                form,
+            })
+        })
+        .collect()
 }
 
 /// Stored bundles: a JSON array of bundle documents.

@@ -24,12 +24,19 @@ pub fn now_unix() -> i64 {
 }
 
 /// The decision as an answer: the decided candidates when enough distinct trusted signers
-/// signed; otherwise [`Error::NoSignatures`] when nothing at all was found at `location`,
-/// else [`Error::NotVerified`] with the verdict (every refusal, unusable finds named as
-/// what they are).
+/// signed (and the provenance the trust requires was found); otherwise
+/// [`Error::NoProvenance`] when only the provenance is missing, [`Error::NoSignatures`]
+/// when nothing at all was found at `location`, else [`Error::NotVerified`] with the
+/// verdict (every refusal, unusable finds named as what they are, and the provenance).
 pub fn accept(decided: Decided, location: &str) -> Result<Decided> {
     if decided.verdict.trusted {
         return Ok(decided);
+    }
+    if decided.verdict.signed() {
+        // Signed well enough; the provenance required on top is what is missing.
+        return Err(Error::NoProvenance {
+            verdict: Box::new(decided.verdict),
+        });
     }
     if decided.candidates.is_empty() {
         return Err(Error::NoSignatures {

@@ -29,6 +29,10 @@ pub struct Args {
     /// Accept an image older than the installed one (bypasses only the rollback check).
     #[arg(long)]
     pub force: bool,
+    /// Try again an image that failed its health check before (by default it is
+    /// skipped until a newer one is signed).
+    #[arg(long)]
+    pub retry_failed: bool,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
@@ -41,6 +45,8 @@ pub async fn run(global: &GlobalArgs, args: Args) -> Result<ExitCode, AnyError> 
         force: args.force,
         wait: true,
         interrupt_after: None,
+        health_check: None,
+        retry_failed: args.retry_failed,
     };
     let report = updater.load_archive(&args.file, &opts).await?;
     for w in &report.warnings {

@@ -91,6 +91,40 @@ pub struct ProfileArgs {
     /// `latch install` when it is newer than what is installed.
     #[arg(long, value_name = "FILE", value_parser = path_arg())]
     pub bundled_archive: Option<PathBuf>,
+    /// A command run on a new image before it replaces the old one, split on spaces;
+    /// `{image}` is replaced by the image to run (also in $LATCH_IMAGE, the digest in
+    /// $LATCH_DIGEST). On failure the new image is removed and the old one stays. E.g.
+    /// "podman run --rm --network=none {image} true". Replaces the profile's.
+    #[arg(long, value_name = "CMD")]
+    pub health_check: Option<String>,
+    /// How long the health check may take (default 2m).
+    #[arg(long, value_name = "DURATION")]
+    pub health_timeout: Option<String>,
+    /// Require SLSA provenance on top of the signatures: built from this GitHub
+    /// repository (OWNER/REPO). Replaces the profile's [provenance]; needs
+    /// --provenance-workflow.
+    #[arg(long, value_name = "OWNER/REPO", requires = "provenance_workflow")]
+    pub provenance_repository: Option<String>,
+    /// The workflow that built it (.github/workflows/release.yml).
+    #[arg(long, value_name = "PATH", requires = "provenance_repository")]
+    pub provenance_workflow: Option<String>,
+    /// A ref the build may have run on, exactly (refs/heads/main). Repeatable.
+    #[arg(long, value_name = "REF", requires = "provenance_repository")]
+    pub provenance_ref: Vec<String>,
+    /// A regular expression the whole ref may match instead (refs/tags/v[0-9.]+).
+    #[arg(long, value_name = "REGEX", requires = "provenance_repository")]
+    pub provenance_ref_pattern: Option<String>,
+    /// A regular expression over the whole builder ID (default: GitHub's runners for
+    /// SLSA v1, slsa-github-generator's container builder for v0.2).
+    #[arg(long, value_name = "REGEX", requires = "provenance_repository")]
+    pub provenance_builder: Option<String>,
+    /// The Sigstore trusted_root.json the workflow's certificate chains to (default:
+    /// the profile's, else the public-good root built in).
+    #[arg(long, value_name = "FILE", value_parser = path_arg(), requires = "provenance_repository")]
+    pub provenance_trusted_root: Option<PathBuf>,
+    /// The OIDC issuer of the workflow's certificate (default: GitHub Actions').
+    #[arg(long, value_name = "URL", requires = "provenance_repository")]
+    pub provenance_issuer: Option<String>,
 }
 
 impl ProfileArgs {
@@ -109,6 +143,25 @@ impl ProfileArgs {
             platform: self.platform.clone(),
             source_layout: self.source_layout.clone(),
             bundled_archive: self.bundled_archive.clone(),
+            health_check: self
+                .health_check
+                .as_ref()
+                .map(|c| c.split_whitespace().map(str::to_owned).collect()),
+            health_timeout: self.health_timeout.clone(),
+            provenance: self.provenance_repository.as_ref().map(|repository| {
+                latch::profile::ProvenanceSection {
+                    repository: repository.clone(),
+                    workflow: self.provenance_workflow.clone().unwrap_or_default(),
+                    refs: self.provenance_ref.clone(),
+                    ref_pattern: self.provenance_ref_pattern.clone(),
+                    builder_id: self.provenance_builder.clone(),
+                    trusted_root: self
+                        .provenance_trusted_root
+                        .as_ref()
+                        .map(|p| p.display().to_string()),
+                    issuer: self.provenance_issuer.clone(),
+                }
+            }),
         }
     }
 

@@ -1,10 +1,14 @@
 //! `latch sign`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use latch_sign::pkcs11::is_pkcs11_uri;
 use latch_sign::sign::parse_annotation;
-use latch_sign::{Password, PrivateKey, PublicKey, SignOptions, TlogUploader, now_unix, sign};
+use latch_sign::{
+    Password, Pin, Pkcs11Signer, PrivateKey, PublicKey, SignOptions, Signer, TlogUploader,
+    now_unix, sign,
+};
 
 use crate::GlobalArgs;
 use crate::output::{AnyError, outln, print_json};
@@ -22,16 +26,24 @@ use crate::output::{AnyError, outln, print_json};
 /// KEY is cosign's encrypted private key (as `cosign generate-key-pair`, `skopeo
 /// generate-sigstore-key` or `latch generate-key-pair` write it; the password comes from
 /// LATCH_PASSWORD or COSIGN_PASSWORD, else it is asked on the terminal), or an unencrypted
-/// PKCS#8 PEM key. With --tlog-upload each signature is logged on a Rekor v1-compatible
-/// transparency log and the returned SET is stored with it.
+/// PKCS#8 PEM key, or a key on a PKCS#11 token (YubiKey, smart card, HSM, SoftHSM) named
+/// by an RFC 7512 URI as cosign takes it:
+/// 'pkcs11:token=LABEL;object=KEY-LABEL?module-path=/path/to/module.so' (also slot-id=,
+/// serial=, id= with percent-encoded bytes). The token's PIN comes from LATCH_PIN or
+/// COSIGN_PIN, else it is asked on the terminal; it is tried once (a wrong PIN is not
+/// retried, so the token is not locked). The key must be ECDSA P-256 (or P-384); it
+/// signs on the token and never leaves it. With --tlog-upload each signature is logged on
+/// a Rekor v1-compatible transparency log and the returned SET is stored with it.
 ///
 /// Example: latch sign ghcr.io/org/app@sha256:0123… --key release.key -a version=20241219-0.8.0-77-g06a9117 --recursive
+///
+/// Example: LATCH_PIN=… latch sign ghcr.io/org/app@sha256:0123… --key 'pkcs11:token=YubiKey%20PIV%20%2312345678;id=%01?module-path=/usr/lib/x86_64-linux-gnu/libykcs11.so'
 #[derive(clap::Args)]
 #[command(long_about)]
 pub struct Args {
     /// The image: REPOSITORY@sha256:DIGEST (a tag alone is refused).
     pub image: String,
-    /// Private key file.
+    /// Private key file, or a pkcs11: URI of a key on a token.
     #[arg(long, value_name = "KEY")]
     pub key: PathBuf,
     /// Annotation added to the payload's "optional" map. Repeatable.
@@ -76,9 +88,8 @@ pub async fn run(global: &GlobalArgs, args: Args) -> Result<ExitCode, AnyError> 
         }
         opts.tlog = Some(up);
     }
-    let prompt = format!("Enter password for private key {}: ", args.key.display());
-    let key = PrivateKey::load(&args.key, &mut || Password::for_existing_key(&prompt))?;
-    let report = sign(&client, &key, &image, &opts).await?;
+    let key = signer(&args.key)?;
+    let report = sign(&client, key.as_ref(), &image, &opts).await?;
     if args.json {
         print_json(&report)?;
         return Ok(ExitCode::SUCCESS);
@@ -104,4 +115,20 @@ pub async fn run(global: &GlobalArgs, args: Args) -> Result<ExitCode, AnyError> 
     }
     outln!("Key: {}", report.signer)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The key `--key` names: a `pkcs11:` URI (the PIN from LATCH_PIN, COSIGN_PIN or the
+/// terminal), else a key file (its password from LATCH_PASSWORD, COSIGN_PASSWORD or the
+/// terminal).
+pub fn signer(key: &Path) -> Result<Box<dyn Signer>, AnyError> {
+    if let Some(uri) = key.to_str().filter(|k| is_pkcs11_uri(k)) {
+        let signer = Pkcs11Signer::open_uri(uri, &mut |token| {
+            Pin::from_env_or_prompt(&format!("Enter PIN for PKCS#11 token {token}: "))
+        })?;
+        return Ok(Box::new(signer));
+    }
+    let prompt = format!("Enter password for private key {}: ", key.display());
+    Ok(Box::new(PrivateKey::load(key, &mut || {
+        Password::for_existing_key(&prompt)
+    })?))
 }

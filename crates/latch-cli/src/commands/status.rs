@@ -41,6 +41,19 @@ pub async fn run(global: &GlobalArgs, args: Args) -> Result<ExitCode, AnyError> 
     for i in &s.identities {
         outln!("Trusted identity: {i}")?;
     }
+    for p in &s.provenance {
+        outln!("Provenance required: SLSA from {p}")?;
+    }
+    if let Some(h) = &s.health_check {
+        outln!("Health check:   {}", h.join(" "))?;
+    }
+    if let Some(f) = &s.failed {
+        outln!(
+            "Failed health check: {} (not tried again until a newer image is signed): {}",
+            f.digest,
+            f.reason
+        )?;
+    }
     match &s.installed {
         Some(i) => {
             outln!("Installed:      {}", i.signed_digest)?;

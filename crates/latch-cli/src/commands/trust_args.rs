@@ -98,6 +98,8 @@ impl TrustArgs {
                 .clone()
                 .map(RootChoice::File)
                 .unwrap_or_default(),
+            // `latch verify` checks signatures; provenance is `verify-attestation`'s.
+            provenance: None,
         })
     }
 }

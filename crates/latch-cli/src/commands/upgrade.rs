@@ -34,6 +34,10 @@ pub struct Args {
     /// Wait for another running upgrade instead of failing at once.
     #[arg(long)]
     pub wait: bool,
+    /// Try again an image that failed its health check before (by default it is
+    /// skipped until a newer one is signed).
+    #[arg(long)]
+    pub retry_failed: bool,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
@@ -46,6 +50,8 @@ pub async fn run(global: &GlobalArgs, args: Args) -> Result<ExitCode, AnyError> 
         force: args.force,
         wait: args.wait,
         interrupt_after: None,
+        health_check: None,
+        retry_failed: args.retry_failed,
     };
     let bar = Bar::new(&format!("upgrading {}", updater.profile().image), args.json);
     let result = updater.upgrade(&opts, &bar).await;
@@ -60,6 +66,11 @@ pub async fn run(global: &GlobalArgs, args: Args) -> Result<ExitCode, AnyError> 
     }
     match report.status {
         "up-to-date" => outln!("{} is up to date ({})", report.image, report.digest)?,
+        "failed-before" => outln!(
+            "{} stays as it is: the newest image ({}) failed its health check before",
+            report.image,
+            report.digest
+        )?,
         _ => {
             outln!("Upgraded {} to {}", report.image, report.digest)?;
             if let Some(p) = &report.platform_digest {

@@ -247,6 +247,20 @@ class Updater:
         :class:`FreezeError`.
     :param source_layout: an OCI layout used as a mirror instead of the registry.
     :param bundled_archive: an archive shipped with the application, for :meth:`install`.
+    :param provenance: SLSA provenance required on top of the signatures, as a profile's
+        ``[provenance]``: ``{"repository": "OWNER/REPO", "workflow":
+        ".github/workflows/release.yml", "refs": ["refs/heads/main"], "ref_pattern":
+        "refs/tags/v[0-9.]+", "builder_id": REGEX, "trusted_root": PATH, "issuer": URL}``
+        (``repository`` and ``workflow`` required). An image signed but without it
+        raises :class:`VerificationError` with ``kind == "no-provenance"``.
+    :param health_check: run on a new image before it replaces the old one: a command
+        (``["podman", "run", "--rm", "--network=none", "{image}", "true"]``; ``{image}``
+        and ``$LATCH_IMAGE`` the image to run, ``$LATCH_DIGEST`` its digest) or a callable
+        ``(image, digest)`` that returns ``False`` or raises to refuse it. A refused image
+        is removed, the old one stays, and :meth:`upgrade` raises :class:`LatchError` with
+        ``kind == "health-check-failed"``; it is not tried again until a newer one is
+        signed (``status == "failed-before"``).
+    :param health_timeout: how long the command may take (default ``"2m"``).
     :raises ConfigurationError: settings that cannot work.
     """
 
@@ -268,6 +282,9 @@ class Updater:
         max_signature_age: Optional[str] = None,
         source_layout: Optional[_StrPath] = None,
         bundled_archive: Optional[_StrPath] = None,
+        provenance: Optional[Dict[str, Any]] = None,
+        health_check: Union[Sequence[str], Callable[[str, str], Optional[bool]], None] = None,
+        health_timeout: Optional[str] = None,
     ) -> "Updater": ...
     @property
     def image(self) -> str: ...
@@ -292,8 +309,11 @@ class Updater:
         progress: Optional[_Progress] = None,
         force: bool = False,
         wait: bool = False,
+        retry_failed: bool = False,
     ) -> UpgradeResult:
-        """Upgrades to the newest verified image, or returns ``status="up-to-date"``.
+        """Upgrades to the newest verified image, or returns ``status="up-to-date"``
+        (or ``"failed-before"``: the newest image failed the health check before; pass
+        ``retry_failed=True``) to try it again).
 
         The image's signatures are verified (keys, digest, repository, Rekor entry), the
         rollback and freeze checks passed, and only then is it pulled by digest; the

@@ -181,6 +181,31 @@ impl Updater {
             entries.push(d);
             signature_count += 1;
         }
+        // The provenance attestation accepted, when it is a referrer (an `.att` manifest
+        // is carried above).
+        let accepted_attestation = decided
+            .verdict
+            .provenance
+            .as_ref()
+            .and_then(|p| p.accepted.as_ref())
+            .and_then(|a| {
+                decided
+                    .candidates
+                    .attestations
+                    .iter()
+                    .find(|c| c.location == a.location)
+            })
+            .and_then(|c| c.manifest_digest.clone());
+        if let Some(manifest_digest) = accepted_attestation {
+            let at = image.repository_only().with_digest(manifest_digest);
+            let m = client.get_manifest(&at).await?;
+            pull_to_layout(client, &at, &layout, &PullOptions::default(), &NoProgress).await?;
+            let mut d = m.descriptor();
+            d.artifact_type = Some(latch_sigstore::cosign::BUNDLE_V03_MEDIA_TYPE.to_owned());
+            d.set_annotation(super::KIND_ANNOTATION, KIND_BUNDLE);
+            entries.push(d);
+            attestations = true;
+        }
         let mut full = ImageIndex::empty();
         full.manifests = entries;
         let full_bytes = ManifestBytes::from_index(&full).into_bytes();

@@ -3,6 +3,7 @@
 //! source, then `latch-decide`, then the ratchets of [`crate::trust::ratchet`].
 
 pub mod check;
+pub mod health;
 pub mod install;
 pub(crate) mod remote;
 pub(crate) mod repair;

@@ -30,6 +30,10 @@ pub struct StatusReport {
     pub identities: Vec<String>,
     /// Distinct trusted signers (keys and identities) required.
     pub threshold: usize,
+    /// The SLSA provenance required on top of the signatures (one line per allowed
+    /// policy: repository, workflow, ref), empty when none is.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub provenance: Vec<String>,
     /// Transparency-log mode for key signatures.
     pub tlog: String,
     /// Installed image as Latch recorded it.
@@ -46,6 +50,13 @@ pub struct StatusReport {
     pub last_check: Option<u64>,
     /// Unix time of the next automatic check.
     pub next_check: Option<u64>,
+    /// The last image that failed its health check (`digest`, `reason`, `at`): skipped
+    /// until a newer one is signed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failed: Option<latch_store::Failed>,
+    /// The health check in force (the argv), when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub health_check: Option<Vec<String>>,
 }
 
 impl Updater {
@@ -94,6 +105,16 @@ impl Updater {
                 .map(|i| format!("{} from {}", i.san, i.issuer))
                 .collect(),
             threshold: self.trust.threshold(),
+            provenance: self
+                .trust
+                .provenance()
+                .map(|p| {
+                    p.policies
+                        .iter()
+                        .map(latch_decide::provenance::describe)
+                        .collect()
+                })
+                .unwrap_or_default(),
             // Keyless signatures are always logged; the mode is the keys'.
             tlog: if self.trust.keys().is_empty() {
                 "required".to_owned()
@@ -109,6 +130,12 @@ impl Updater {
                 .unwrap_or(self.profile.updates_default),
             last_check: state.last_check,
             next_check: state.next_check,
+            failed: state.failed.clone(),
+            health_check: match &self.profile.health_check {
+                Some(crate::flows::health::HealthCheck::Command { argv, .. }) => Some(argv.clone()),
+                Some(crate::flows::health::HealthCheck::Callback(_)) => Some(vec!["(code)".into()]),
+                None => None,
+            },
         })
     }
 }

@@ -23,6 +23,7 @@ use latch_store::{Installed, State};
 use serde::Serialize;
 
 use crate::error::{Error, Result, Step};
+use crate::flows::health::{HealthCheck, HealthTarget};
 use crate::flows::remote::Remote;
 use crate::stored::store_accepted;
 use crate::trust::ratchet::{self, Accepted, Evidence};
@@ -41,12 +42,18 @@ pub struct UpgradeOptions {
     /// Stop after this step, as if killed (tests of crash safety).
     #[doc(hidden)]
     pub interrupt_after: Option<Step>,
+    /// The health check a new image must pass (default: the profile's, if any).
+    pub health_check: Option<HealthCheck>,
+    /// Try again an image that failed its health check before (by default it is skipped
+    /// until a newer one is signed).
+    pub retry_failed: bool,
 }
 
 /// The outcome of an upgrade.
 #[derive(Debug, Clone, Serialize)]
 pub struct UpgradeReport {
-    /// `upgraded` or `up-to-date`.
+    /// `upgraded`, `up-to-date`, or `failed-before` (the newest image failed its health
+    /// check before: skipped until a newer one is signed, or `retry_failed`).
     pub status: &'static str,
     /// The image.
     pub image: String,
@@ -208,6 +215,16 @@ impl Updater {
             report.status = "up-to-date";
             return Ok(report);
         }
+        if let Some(f) = state.failed.as_ref().filter(|f| f.digest == digest)
+            && !opts.retry_failed
+        {
+            report.status = "failed-before";
+            report.warnings.push(format!(
+                "{digest} failed its health check before ({}); not tried again until a newer image is signed (retry with --retry-failed)",
+                f.reason
+            ));
+            return Ok(report);
+        }
         // Install. The runtime must then hold exactly this digest.
         let installed = match &remote.layout {
             None => {
@@ -238,10 +255,21 @@ impl Updater {
             &self.runtime,
         )?;
         interrupt(opts, Step::Installed)?;
+        let check = opts
+            .health_check
+            .as_ref()
+            .or(self.profile.health_check.as_ref());
+        if let Some(check) = check {
+            self.health_check(check, &state, &installed, &digest, now)
+                .await?;
+        }
         store_accepted(&self.store, &digest, verdict, &remote.decided.candidates)?;
         interrupt(opts, Step::SignaturesStored)?;
         let mut state = state;
         ratchet::advance(&mut state, &evidence, opts.force);
+        if state.failed.as_ref().is_some_and(|f| f.digest == digest) {
+            state.failed = None;
+        }
         state.installed = Some(Installed {
             repository: repository.name(),
             signed_digest: digest.clone(),
@@ -261,6 +289,58 @@ impl Updater {
         self.runtime.gc().await?;
         interrupt(opts, Step::Cleaned)?;
         Ok(report)
+    }
+
+    /// Runs the health check on the new image, installed beside the old one. On failure
+    /// the new image is removed (unless the old one is the same image under another
+    /// digest), the digest is recorded as failed in the state (nothing else of it
+    /// changes: the ratchets and the installed image stay), and the failure is returned.
+    async fn health_check(
+        &self,
+        check: &HealthCheck,
+        state: &State,
+        installed: &InstalledImage,
+        digest: &Digest,
+        now: i64,
+    ) -> Result<()> {
+        let image = match &self.runtime {
+            Runtime::Store(_) => format!("{}@{digest}", self.repository().name()),
+            Runtime::Podman(_) | Runtime::Docker(_) => installed.id.clone(),
+        };
+        let target = HealthTarget {
+            image,
+            digest: digest.clone(),
+            runtime: self.runtime.spec(),
+        };
+        let Err(reason) = check.run(&target).await else {
+            return Ok(());
+        };
+        let repository = self.repository();
+        let old_id = match self.recorded(state) {
+            Some(old) => self
+                .runtime
+                .images(&repository)
+                .await?
+                .into_iter()
+                .find(|i| i.holds(&old))
+                .map(|i| i.id),
+            None => None,
+        };
+        if old_id.as_deref() != Some(installed.id.as_str()) {
+            self.runtime.remove(installed).await?;
+            self.runtime.gc().await?;
+        }
+        let mut state = state.clone();
+        state.failed = Some(latch_store::Failed {
+            digest: digest.clone(),
+            reason: reason.clone(),
+            at: u64::try_from(now).unwrap_or(0),
+        });
+        self.store.save_state(&state)?;
+        Err(Error::HealthCheckFailed {
+            digest: digest.clone(),
+            reason,
+        })
     }
 
     /// Whether the runtime holds `digest` under `repository`.

@@ -4,7 +4,7 @@
 pub mod ratchet;
 pub mod spec;
 
-pub use spec::{KeySource, RootChoice, TrustSpec};
+pub use spec::{KeySource, ProvenanceSpec, RootChoice, TrustSpec};
 
 /// Legacy cosign signatures, keys, payloads and Rekor SETs (`latch-trust`).
 pub use latch_trust::*;

@@ -98,6 +98,17 @@ pub struct TrustSpec {
     pub repository: Option<Reference>,
     /// The root keyless certificates chain to (read only when identities are trusted).
     pub root: RootChoice,
+    /// The SLSA provenance required on top of the signatures.
+    pub provenance: Option<ProvenanceSpec>,
+}
+
+/// The provenance required, before the root is read.
+#[derive(Debug, Clone)]
+pub struct ProvenanceSpec {
+    /// Accepted when any is satisfied (one per allowed ref or ref pattern).
+    pub policies: Vec<latch_sigstore::provenance::ProvenancePolicy>,
+    /// The root the workflow's certificate chains to.
+    pub root: RootChoice,
 }
 
 impl TrustSpec {
@@ -120,6 +131,12 @@ impl TrustSpec {
         }
         if !self.identities.is_empty() {
             b = b.identity_root(self.root.load()?);
+        }
+        if let Some(p) = &self.provenance {
+            b = b.provenance(latch_decide::Provenance {
+                policies: p.policies.clone(),
+                root: p.root.load()?,
+            });
         }
         Ok(b.build()?)
     }
