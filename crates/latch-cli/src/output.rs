@@ -112,18 +112,30 @@ pub const JSON_VERSION: u32 = 2;
 
 /// Prints a value as pretty JSON on stdout, with `json_version` added.
 pub fn print_json<T: serde::Serialize>(value: &T) -> Result<(), AnyError> {
+    let v = json_document(value)?;
+    outln!("{}", serde_json::to_string_pretty(&v)?)?;
+    Ok(())
+}
+
+/// The document [`print_json`] prints: `value` with `json_version` added.
+pub fn json_document<T: serde::Serialize>(value: &T) -> Result<serde_json::Value, AnyError> {
     let mut v = serde_json::to_value(value)?;
     if let serde_json::Value::Object(map) = &mut v {
         map.insert("json_version".into(), JSON_VERSION.into());
     }
-    outln!("{}", serde_json::to_string_pretty(&v)?)?;
-    Ok(())
+    Ok(v)
 }
 
 /// The error document printed on stdout under `--json`: `{"json_version", "error":
 /// {"kind", "message", "causes", "details"}}`; `details` is the error's data when it has
 /// some (a rollback's reasons, a freeze's figures, a refusal's verdict).
 pub fn print_json_error(e: &AnyError) -> Result<(), StdoutError> {
+    let doc = json_error_document(e);
+    outln!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default())
+}
+
+/// The error document [`print_json_error`] prints.
+pub fn json_error_document(e: &AnyError) -> serde_json::Value {
     let latch_error = e.downcast_ref::<latch::Error>();
     let kind = latch_error.map(latch::Error::kind).unwrap_or("invalid");
     let details = latch_error.and_then(latch::Error::details);
@@ -133,11 +145,10 @@ pub fn print_json_error(e: &AnyError) -> Result<(), StdoutError> {
         causes.push(s.to_string());
         source = s.source();
     }
-    let doc = serde_json::json!({
+    serde_json::json!({
         "json_version": JSON_VERSION,
         "error": {"kind": kind, "message": e.to_string(), "causes": causes, "details": details},
-    });
-    outln!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default())
+    })
 }
 
 /// `1234567` → `1.2 MB`.

@@ -201,6 +201,19 @@ impl Outcome {
     pub fn accepted(&self) -> Option<&Accepted> {
         self.result.as_ref().ok()
     }
+
+    /// The newest time a third party witnessed this signature, if accepted: a verified
+    /// log entry's integrated time, or a bundle's RFC 3161 timestamp; never a time the
+    /// signer wrote into its own payload (a stolen key could write any).
+    pub fn newest_witnessed_time(&self) -> Option<i64> {
+        let a = self.accepted()?;
+        let logged = a.log_entries.iter().filter_map(|e| e.integrated_time);
+        let stamped = (self.kind == CandidateKind::Bundle)
+            .then(|| a.signed_times.iter().copied())
+            .into_iter()
+            .flatten();
+        logged.chain(stamped).max()
+    }
 }
 
 impl Serialize for Outcome {
@@ -355,6 +368,17 @@ impl Verdict {
     pub fn newest_signed_time(&self) -> Option<i64> {
         self.accepted()
             .flat_map(|(_, a)| a.signed_times.iter().copied())
+            .max()
+    }
+
+    /// The newest time a third party witnessed an accepted signature: a verified log
+    /// entry's integrated time, or a bundle's RFC 3161 timestamp; never a time the
+    /// signer wrote into its own payload (a stolen key could write any). What a minimum
+    /// age or a rollout schedule is measured from.
+    pub fn newest_witnessed_time(&self) -> Option<i64> {
+        self.outcomes
+            .iter()
+            .filter_map(Outcome::newest_witnessed_time)
             .max()
     }
 

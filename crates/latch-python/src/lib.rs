@@ -274,7 +274,7 @@ impl PyUpdater {
         image=None, keys=None, rekor_keys=None, runtime=None, data_dir=None, profile=None,
         threshold=None, tlog=None, insecure_registries=None, *, platform=None, repository=None,
         rollback_floor=None, max_signature_age=None, source_layout=None, bundled_archive=None,
-        provenance=None, health_check=None, health_timeout=None,
+        provenance=None, health_check=None, health_timeout=None, min_age=None,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -297,6 +297,7 @@ impl PyUpdater {
         provenance: Option<Bound<'_, pyo3::types::PyDict>>,
         health_check: Option<Bound<'_, PyAny>>,
         health_timeout: Option<String>,
+        min_age: Option<String>,
     ) -> PyResult<PyUpdater> {
         guard(py, || {
             let provenance = provenance.map(|d| provenance_section(py, &d)).transpose()?;
@@ -346,6 +347,7 @@ impl PyUpdater {
                 provenance,
                 health_check: health_argv,
                 health_timeout,
+                min_age,
             };
             let profile = match profile {
                 Some(p) if p.as_os_str() == "demo" => latch::demo::profile(overrides),
@@ -377,7 +379,7 @@ impl PyUpdater {
     }
 
     /// Upgrades to the newest verified image, or says it is already installed.
-    #[pyo3(signature = (progress=None, force=false, wait=false, retry_failed=false))]
+    #[pyo3(signature = (progress=None, force=false, wait=false, retry_failed=false, now=false))]
     fn upgrade(
         &self,
         py: Python<'_>,
@@ -385,6 +387,7 @@ impl PyUpdater {
         force: bool,
         wait: bool,
         retry_failed: bool,
+        now: bool,
     ) -> PyResult<UpgradeResult> {
         guard(py, || {
             let progress = progress_of(py, progress)?;
@@ -392,6 +395,7 @@ impl PyUpdater {
                 force,
                 wait,
                 retry_failed,
+                now,
                 ..UpgradeOptions::default()
             };
             let r = run(py, progress.as_ref(), || {

@@ -779,3 +779,22 @@ def test_a_health_check_in_python_reverts_a_failing_image(world: World):
     assert ok.upgrade(retry_failed=True).digest == v2
     with pytest.raises(latch.ConfigurationError):
         world.updater(health_check=42)
+
+
+def test_min_age_holds_a_young_image(world: World):
+    """``min_age=``: a newer image logged recently is ``held`` by check and upgrade (a
+    status, not an error), with the time it will be taken; ``now=True`` takes it."""
+    import time
+
+    logged = int(time.time()) - 60
+    digest = world.push_image("latest")
+    world.sign(digest, 100, integrated_time=logged)
+    u = world.updater(min_age="1h")
+    c = u.check()
+    assert c.status == "held"
+    assert c.to_dict()["held_until"] == logged + 3600
+    r = u.upgrade()
+    assert r.status == "held" and not r.upgraded
+    with pytest.raises(latch.NotInstalledError):
+        u.verify_local()
+    assert u.upgrade(now=True).digest == digest

@@ -125,6 +125,10 @@ pub struct State {
     /// What is installed, as Latch installed it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub installed: Option<Installed>,
+    /// When this installation first saw a digest (Unix time): where a rollout schedule
+    /// without a log time starts. Kept for the last few digests.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub first_seen: BTreeMap<String, i64>,
     /// The last image that failed its health check: not tried again until a newer one
     /// is signed (or the user asks).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -421,6 +425,42 @@ impl Store {
         })?;
         atomic_write(&path, &bytes).map_err(io_err(&path))
     }
+
+    /// This installation's random ID (`latch/install-id`, 32 hex digits), created the
+    /// first time it is asked for. Not a secret: it only places the installation in a
+    /// staged rollout's buckets, and is never sent anywhere.
+    pub fn install_id(&self) -> Result<String, StoreError> {
+        let path = self.latch_dir().join("install-id");
+        if let Ok(bytes) = read_bounded(&path, 1024) {
+            let id = String::from_utf8_lossy(&bytes).trim().to_owned();
+            if id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Ok(id);
+            }
+        }
+        let id = random_id();
+        let dir = self.latch_dir();
+        fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+        atomic_write(&path, format!("{id}\n").as_bytes()).map_err(io_err(&path))?;
+        Ok(id)
+    }
+}
+
+/// 128 random bits as hex, from the standard library's randomly keyed hasher (seeded by
+/// the operating system), the time and the process id.
+fn random_id() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    let half = |salt: u64| {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u128(nanos);
+        h.write_u32(std::process::id());
+        h.write_u64(salt);
+        h.finish()
+    };
+    format!("{:016x}{:016x}", half(1), half(2))
 }
 
 /// The default data directory: `$LATCH_DATA_DIR`, else the platform's data directory

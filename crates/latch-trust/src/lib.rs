@@ -28,6 +28,7 @@ pub mod keys;
 pub mod payload;
 pub mod policy;
 pub mod rekor;
+pub mod rollout;
 pub mod signature;
 pub mod verify;
 

@@ -73,6 +73,7 @@ pub fn profile(o: Overrides) -> Result<Profile> {
         provenance: None,
         health_check: None,
         health_timeout: None,
+        min_age: None,
         trust: TrustSection {
             keys: vec![DEMO_SIGNING_KEY.into()],
             threshold: Some(1),

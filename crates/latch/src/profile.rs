@@ -9,6 +9,7 @@
 //! # run on a new image before it replaces the old one; on failure the old one stays:
 //! # health_check = ["podman", "run", "--rm", "--network=none", "{image}", "true"]
 //! # health_timeout = "2m"
+//! # min_age = "2d"   # install a new image only once its newest signature was logged 2 days ago
 //!
 //! [source]
 //! # layout = "/media/usb/mirror"          # an OCI layout used as a mirror instead of the registry
@@ -84,6 +85,9 @@ pub struct ProfileFile {
     pub health_check: Option<Vec<String>>,
     /// How long the health check may take (default 2m).
     pub health_timeout: Option<String>,
+    /// A newer image is installed only once its newest signature was logged this long
+    /// ago (e.g. `2d`).
+    pub min_age: Option<String>,
     /// Where updates come from.
     #[serde(default)]
     pub source: SourceSection,
@@ -300,6 +304,8 @@ pub struct Profile {
     pub jitter: Duration,
     /// The health check a new image must pass before it replaces the old one.
     pub health_check: Option<crate::flows::health::HealthCheck>,
+    /// The minimum age of a new image, by its newest signature's log time.
+    pub min_age: Option<Duration>,
     /// Where the profile came from (a path, `demo`, or `flags`).
     pub origin: String,
 }
@@ -338,6 +344,8 @@ pub struct Overrides {
     pub health_check: Option<Vec<String>>,
     /// `--health-timeout`.
     pub health_timeout: Option<String>,
+    /// `--min-age`.
+    pub min_age: Option<String>,
     /// `--provenance-*`: replaces the file's `[provenance]` (its `trusted_root` a path
     /// relative to the current directory).
     pub provenance: Option<ProvenanceSection>,
@@ -594,6 +602,10 @@ impl Profile {
             cooldown: duration("cooldown", u.cooldown.as_deref().unwrap_or("12h"))?,
             jitter: duration("jitter", u.jitter.as_deref().unwrap_or("1h"))?,
             health_check,
+            min_age: match o.min_age.as_deref().or(file.min_age.as_deref()) {
+                Some(s) => Some(duration("min_age", s)?),
+                None => None,
+            },
             origin: origin.to_owned(),
         })
     }

@@ -62,6 +62,18 @@ pub async fn run(global: &GlobalArgs, args: Args) -> Result<ExitCode, AnyError> 
             "Checked recently; next automatic check after {}.",
             report.next_check.map(|t| t.to_string()).unwrap_or_default()
         )?,
+        "held" => outln!(
+            "A newer verified image ({}) is held by the minimum age {}",
+            report
+                .remote
+                .as_ref()
+                .map(|d| d.to_string())
+                .unwrap_or_default(),
+            match report.held_until {
+                Some(t) => format!("until {t} (Unix time)"),
+                None => "(no log time measures its age)".to_owned(),
+            }
+        )?,
         "update-available" | "not-installed" => outln!(
             "A newer verified image is available: {}{} (run `latch upgrade`)",
             report

@@ -4,8 +4,8 @@ use std::process::ExitCode;
 
 use super::profile_args::ProfileArgs;
 use crate::GlobalArgs;
-use crate::output::{AnyError, outln, print_json};
-use crate::progress::Bar;
+use crate::output::{AnyError, outln};
+use crate::progress::Events;
 
 /// Install the best verified image: the one installed, the archive bundled with the
 /// application, or (with --online) the newest in the registry.
@@ -27,17 +27,27 @@ pub struct Args {
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
+    /// With --json: print progress as events, one JSON object a line, the report last.
+    #[arg(long, requires = "json")]
+    pub events: bool,
 }
 
 /// Runs the command.
 pub async fn run(global: &GlobalArgs, args: Args) -> Result<ExitCode, AnyError> {
+    let events = Events::new(args.events);
+    events.conclude(install(global, args, &events).await)
+}
+
+async fn install(global: &GlobalArgs, args: Args, events: &Events) -> Result<ExitCode, AnyError> {
     let updater = args.profile.updater(global)?;
-    let bar = Bar::new("installing", args.json);
-    let report = updater.install(args.online, &bar).await;
+    let bar = events.reporter(Some("installing"), args.json);
+    let report = bar
+        .during("installing", updater.install(args.online, &bar))
+        .await;
     bar.finish();
-    let report = report?;
+    let report = report??;
     if args.json {
-        print_json(&report)?;
+        events.print_report(&report)?;
         return Ok(ExitCode::SUCCESS);
     }
     let show = |v: Option<u64>| v.map(|i| i.to_string()).unwrap_or_else(|| "-".into());

@@ -7,7 +7,8 @@ use latch::UpgradeOptions;
 
 use super::profile_args::ProfileArgs;
 use crate::GlobalArgs;
-use crate::output::{AnyError, errln, outln, print_json};
+use crate::output::{AnyError, errln, outln};
+use crate::progress::Events;
 
 /// Load an air-gap archive, verifying everything before anything reaches the runtime.
 ///
@@ -36,10 +37,18 @@ pub struct Args {
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
+    /// With --json: print progress as events, one JSON object a line, the report last.
+    #[arg(long, requires = "json")]
+    pub events: bool,
 }
 
 /// Runs the command.
 pub async fn run(global: &GlobalArgs, args: Args) -> Result<ExitCode, AnyError> {
+    let events = Events::new(args.events);
+    events.conclude(load(global, args, &events).await)
+}
+
+async fn load(global: &GlobalArgs, args: Args, events: &Events) -> Result<ExitCode, AnyError> {
     let updater = args.profile.updater(global)?;
     let opts = UpgradeOptions {
         force: args.force,
@@ -47,13 +56,18 @@ pub async fn run(global: &GlobalArgs, args: Args) -> Result<ExitCode, AnyError> 
         interrupt_after: None,
         health_check: None,
         retry_failed: args.retry_failed,
+        now: false,
     };
-    let report = updater.load_archive(&args.file, &opts).await?;
+    // The library reports no progress of a load: steps only.
+    let report = events
+        .reporter(None, args.json)
+        .during("loading", updater.load_archive(&args.file, &opts))
+        .await??;
     for w in &report.warnings {
         errln!("latch: warning: {w}");
     }
     if args.json {
-        print_json(&report)?;
+        events.print_report(&report)?;
     } else if report.status == "up-to-date" {
         outln!("{} is already installed ({})", report.image, report.digest)?;
     } else {

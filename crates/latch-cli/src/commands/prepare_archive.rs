@@ -7,8 +7,8 @@ use latch::oci::Platform;
 
 use super::profile_args::ProfileArgs;
 use crate::GlobalArgs;
-use crate::output::{AnyError, human_size, outln, print_json};
-use crate::progress::Bar;
+use crate::output::{AnyError, human_size, outln};
+use crate::progress::Events;
 
 /// Prepare an air-gap archive: the image for one architecture and all the proof it needs,
 /// in one tar to carry on a USB stick.
@@ -37,10 +37,18 @@ pub struct Args {
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
+    /// With --json: print progress as events, one JSON object a line, the report last.
+    #[arg(long, requires = "json")]
+    pub events: bool,
 }
 
 /// Runs the command.
 pub async fn run(global: &GlobalArgs, args: Args) -> Result<ExitCode, AnyError> {
+    let events = Events::new(args.events);
+    events.conclude(prepare(global, args, &events).await)
+}
+
+async fn prepare(global: &GlobalArgs, args: Args, events: &Events) -> Result<ExitCode, AnyError> {
     let updater = args.profile.updater(global)?;
     let platform = match &args.arch {
         Some(a) => Platform::parse(a)?,
@@ -57,14 +65,17 @@ pub async fn run(global: &GlobalArgs, args: Args) -> Result<ExitCode, AnyError> 
             .to_owned();
         PathBuf::from(format!("{name}-{}.tar", platform.architecture))
     });
-    let bar = Bar::new("downloading", args.json);
-    let report = updater
-        .prepare_archive(Some(&platform), &output, args.force, &bar)
+    let bar = events.reporter(Some("downloading"), args.json);
+    let report = bar
+        .during(
+            "preparing",
+            updater.prepare_archive(Some(&platform), &output, args.force, &bar),
+        )
         .await;
     bar.finish();
-    let report = report?;
+    let report = report??;
     if args.json {
-        print_json(&report)?;
+        events.print_report(&report)?;
     } else {
         outln!(
             "Wrote {} ({}, sha256 {})",

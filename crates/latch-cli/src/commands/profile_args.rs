@@ -100,6 +100,10 @@ pub struct ProfileArgs {
     /// How long the health check may take (default 2m).
     #[arg(long, value_name = "DURATION")]
     pub health_timeout: Option<String>,
+    /// Install a newer image only once its newest signature was logged this long ago,
+    /// by the log's clock (e.g. 2d): time to revoke a stolen key. Replaces the profile's.
+    #[arg(long, value_name = "AGE")]
+    pub min_age: Option<String>,
     /// Require SLSA provenance on top of the signatures: built from this GitHub
     /// repository (OWNER/REPO). Replaces the profile's [provenance]; needs
     /// --provenance-workflow.
@@ -148,6 +152,7 @@ impl ProfileArgs {
                 .as_ref()
                 .map(|c| c.split_whitespace().map(str::to_owned).collect()),
             health_timeout: self.health_timeout.clone(),
+            min_age: self.min_age.clone(),
             provenance: self.provenance_repository.as_ref().map(|repository| {
                 latch::profile::ProvenanceSection {
                     repository: repository.clone(),

@@ -6,8 +6,8 @@ use latch::oci::{LayoutRef, OciLayout, Platform};
 use latch::registry::{PullOptions, pull_to_layout};
 
 use crate::GlobalArgs;
-use crate::output::{AnyError, human_size, outln, print_json};
-use crate::progress::Bar;
+use crate::output::{AnyError, human_size, outln};
+use crate::progress::Events;
 
 /// Copy an image from a registry into an OCI image layout, verifying every manifest and
 /// blob against its digest before it counts as present.
@@ -31,26 +31,39 @@ pub struct Args {
     /// Print a JSON report instead of text.
     #[arg(long)]
     pub json: bool,
+    /// With --json: print progress as events, one JSON object a line, the report last.
+    #[arg(long, requires = "json")]
+    pub events: bool,
 }
 
 /// Runs the command.
 pub async fn run(global: &GlobalArgs, args: Args) -> Result<ExitCode, AnyError> {
+    let events = Events::new(args.events);
+    events.conclude(pull(global, args, &events).await)
+}
+
+async fn pull(global: &GlobalArgs, args: Args, events: &Events) -> Result<ExitCode, AnyError> {
     let client = super::client(global)?;
     let reference = super::reference(&args.reference)?;
     let dest = LayoutRef::parse(&args.to)
         .ok_or_else(|| format!("--to {:?}: expected oci:DIR[:NAME]", args.to))?;
     let platform = args.platform.as_deref().map(Platform::parse).transpose()?;
     let layout = OciLayout::create(&dest.dir)?;
-    let bar = Bar::new(&format!("pulling {}", reference), args.json);
+    let bar = events.reporter(Some(&format!("pulling {}", reference)), args.json);
     let opts = PullOptions {
         platform,
         name: dest.name.clone(),
     };
-    let report = pull_to_layout(&client, &reference, &layout, &opts, &bar).await;
+    let report = bar
+        .during(
+            "pulling",
+            pull_to_layout(&client, &reference, &layout, &opts, &bar),
+        )
+        .await;
     bar.finish();
-    let report = report?;
+    let report = report??;
     if args.json {
-        print_json(&report)?;
+        events.print_report(&report)?;
     } else {
         outln!(
             "Pulled {} to {} ({} blobs, {} downloaded, {} already present)",

@@ -49,6 +49,13 @@ pub struct Args {
     /// Annotation added to the payload's "optional" map. Repeatable.
     #[arg(short = 'a', long = "annotation", value_name = "KEY=VALUE")]
     pub annotations: Vec<String>,
+    /// A staged rollout schedule signed into the payload (optional
+    /// "dev.latch.rollout"): the share of installations that may take the image, from a
+    /// time after the signature's log time, e.g. 10%@0h,50%@24h,100%@72h. 0% pauses;
+    /// signing the digest again with a new schedule changes it. Without one, every
+    /// installation takes the image at once.
+    #[arg(long, value_name = "SCHEDULE")]
+    pub rollout: Option<String>,
     /// Sign an index and every manifest it lists.
     #[arg(long)]
     pub recursive: bool,
@@ -76,6 +83,14 @@ pub async fn run(global: &GlobalArgs, args: Args) -> Result<ExitCode, AnyError> 
     for a in &args.annotations {
         let (k, v) = parse_annotation(a)?;
         opts.annotations.insert(k, v);
+    }
+    if let Some(r) = &args.rollout {
+        // Checked here, so that no installation ever meets a schedule it cannot read.
+        let schedule = latch::trust::rollout::Schedule::parse(r)?;
+        opts.annotations.insert(
+            latch::trust::rollout::ROLLOUT_ANNOTATION.to_owned(),
+            schedule.to_string(),
+        );
     }
     if let Some(url) = &args.tlog_upload {
         let mut up = TlogUploader::new(url)?;

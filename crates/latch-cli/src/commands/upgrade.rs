@@ -6,8 +6,8 @@ use latch::UpgradeOptions;
 
 use super::profile_args::ProfileArgs;
 use crate::GlobalArgs;
-use crate::output::{AnyError, errln, outln, print_json};
-use crate::progress::Bar;
+use crate::output::{AnyError, errln, outln};
+use crate::progress::Events;
 
 /// Upgrade to the newest image that the trusted signers signed, refusing anything older.
 ///
@@ -34,6 +34,9 @@ pub struct Args {
     /// Wait for another running upgrade instead of failing at once.
     #[arg(long)]
     pub wait: bool,
+    /// Install now, even an image younger than the profile's minimum age.
+    #[arg(long)]
+    pub now: bool,
     /// Try again an image that failed its health check before (by default it is
     /// skipped until a newer one is signed).
     #[arg(long)]
@@ -41,10 +44,18 @@ pub struct Args {
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
+    /// With --json: print progress as events, one JSON object a line, the report last.
+    #[arg(long, requires = "json")]
+    pub events: bool,
 }
 
 /// Runs the command.
 pub async fn run(global: &GlobalArgs, args: Args) -> Result<ExitCode, AnyError> {
+    let events = Events::new(args.events);
+    events.conclude(upgrade(global, args, &events).await)
+}
+
+async fn upgrade(global: &GlobalArgs, args: Args, events: &Events) -> Result<ExitCode, AnyError> {
     let updater = args.profile.updater(global)?;
     let opts = UpgradeOptions {
         force: args.force,
@@ -52,20 +63,33 @@ pub async fn run(global: &GlobalArgs, args: Args) -> Result<ExitCode, AnyError> 
         interrupt_after: None,
         health_check: None,
         retry_failed: args.retry_failed,
+        now: args.now,
     };
-    let bar = Bar::new(&format!("upgrading {}", updater.profile().image), args.json);
-    let result = updater.upgrade(&opts, &bar).await;
+    let bar = events.reporter(
+        Some(&format!("upgrading {}", updater.profile().image)),
+        args.json,
+    );
+    let result = bar.during("upgrading", updater.upgrade(&opts, &bar)).await;
     bar.finish();
-    let report = result?;
+    let report = result??;
     for w in &report.warnings {
         errln!("latch: warning: {w}");
     }
     if args.json {
-        print_json(&report)?;
+        events.print_report(&report)?;
         return Ok(ExitCode::SUCCESS);
     }
     match report.status {
         "up-to-date" => outln!("{} is up to date ({})", report.image, report.digest)?,
+        "held" => outln!(
+            "{} stays as it is: the newest image ({}) is held by the minimum age {}",
+            report.image,
+            report.digest,
+            match report.held_until {
+                Some(t) => format!("until {t} (Unix time); --now takes it anyway"),
+                None => "(no log time measures its age); --now takes it anyway".to_owned(),
+            }
+        )?,
         "failed-before" => outln!(
             "{} stays as it is: the newest image ({}) failed its health check before",
             report.image,

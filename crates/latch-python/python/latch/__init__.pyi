@@ -261,6 +261,9 @@ class Updater:
         ``kind == "health-check-failed"``; it is not tried again until a newer one is
         signed (``status == "failed-before"``).
     :param health_timeout: how long the command may take (default ``"2m"``).
+    :param min_age: e.g. ``"2d"``: a newer image is installed only once its newest
+        signature was logged that long ago, by the log's clock; until then
+        :meth:`upgrade` and :meth:`check` report ``status == "held"``.
     :raises ConfigurationError: settings that cannot work.
     """
 
@@ -285,6 +288,7 @@ class Updater:
         provenance: Optional[Dict[str, Any]] = None,
         health_check: Union[Sequence[str], Callable[[str, str], Optional[bool]], None] = None,
         health_timeout: Optional[str] = None,
+        min_age: Optional[str] = None,
     ) -> "Updater": ...
     @property
     def image(self) -> str: ...
@@ -310,10 +314,12 @@ class Updater:
         force: bool = False,
         wait: bool = False,
         retry_failed: bool = False,
+        now: bool = False,
     ) -> UpgradeResult:
         """Upgrades to the newest verified image, or returns ``status="up-to-date"``
         (or ``"failed-before"``: the newest image failed the health check before; pass
-        ``retry_failed=True``) to try it again).
+        ``retry_failed=True``) to try it again; or ``"held"``: younger than ``min_age``,
+        ``now=True`` takes it anyway).
 
         The image's signatures are verified (keys, digest, repository, Rekor entry), the
         rollback and freeze checks passed, and only then is it pulled by digest; the

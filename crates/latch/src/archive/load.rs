@@ -78,9 +78,14 @@ impl Updater {
         let repaired = self.finish_interrupted(&state).await?;
         let staging = Staging(self.staging_dir("archive"));
         let remote = self.open_archive(path, &staging.0, now).await?;
-        // No freeze check: an archive is chosen by the person carrying it, and may be old.
+        // No freeze check and no minimum age: an archive is chosen by the person carrying
+        // it, and may be old or new.
+        let opts = UpgradeOptions {
+            now: true,
+            ..opts.clone()
+        };
         let mut report = self
-            .install_remote(state, remote, now, opts, &NoProgress, false)
+            .install_remote(state, remote, now, &opts, &NoProgress, false)
             .await?;
         report.warnings.splice(0..0, repaired);
         Ok(report)

@@ -17,8 +17,16 @@ use crate::verify::now_unix;
 #[derive(Debug, Clone, Serialize)]
 pub struct CheckReport {
     /// `disabled` (checks are opt-in and off), `cooldown` (checked recently),
-    /// `up-to-date`, `update-available`, or `not-installed` (an image is available).
+    /// `up-to-date`, `update-available`, `not-installed` (an image is available), or
+    /// `held` (a newer image is younger than the profile's minimum age).
     pub status: &'static str,
+    /// With `held`: the Unix time from which `upgrade` will take it (`None` when no log
+    /// time measures its age).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub held_until: Option<i64>,
+    /// With `held`: why (the minimum age, a staged rollout), one sentence each.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub held: Vec<String>,
     /// The image.
     pub image: String,
     /// The installed digest.
@@ -83,6 +91,8 @@ impl Updater {
             log_index: None,
             next_check: state.next_check,
             contacted_registry: false,
+            held_until: None,
+            held: Vec::new(),
         };
         if !explicit {
             if !state
@@ -98,6 +108,7 @@ impl Updater {
             }
         }
         report.contacted_registry = matches!(self.profile.source, Source::Registry);
+        let mut hold = None;
         let remote_digest = match &self.profile.source {
             Source::Registry => Some(self.remote_digest().await?),
             Source::Layout(_) => None,
@@ -121,12 +132,24 @@ impl Updater {
                 Some(_) => "update-available",
                 None => "not-installed",
             };
+            if report.status != "up-to-date" {
+                let h = self.hold(&state, verdict, now)?;
+                if h.held {
+                    report.status = "held";
+                    report.held_until = h.until;
+                    report.held = h.reasons.clone();
+                }
+                hold = Some(h);
+            }
             report.remote = Some(d);
         }
         // Record the check (best effort under the lock: a running upgrade wins).
         if let Ok(_lock) = self.store.lock(false) {
             let mut state = self.store.state()?;
             state.last_check = Some(now_u);
+            if let Some(h) = &hold {
+                h.remember(&mut state);
+            }
             let next = now_u + self.profile.cooldown.as_secs() + jitter(self.profile.jitter);
             state.next_check = Some(next);
             report.next_check = Some(next);

@@ -4,7 +4,9 @@
 
 pub mod check;
 pub mod health;
+pub(crate) mod hold;
 pub mod install;
+pub mod min_age;
 pub(crate) mod remote;
 pub(crate) mod repair;
 pub mod status;

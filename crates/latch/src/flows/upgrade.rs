@@ -47,14 +47,21 @@ pub struct UpgradeOptions {
     /// Try again an image that failed its health check before (by default it is skipped
     /// until a newer one is signed).
     pub retry_failed: bool,
+    /// Install now, even an image younger than the profile's minimum age.
+    pub now: bool,
 }
 
 /// The outcome of an upgrade.
 #[derive(Debug, Clone, Serialize)]
 pub struct UpgradeReport {
-    /// `upgraded`, `up-to-date`, or `failed-before` (the newest image failed its health
-    /// check before: skipped until a newer one is signed, or `retry_failed`).
+    /// `upgraded`, `up-to-date`, `held` (younger than the profile's minimum age: see
+    /// `held_until`), or `failed-before` (the newest image failed its health check
+    /// before: skipped until a newer one is signed, or `retry_failed`).
     pub status: &'static str,
+    /// With `held`: the Unix time from which it will be installed (`None` when no log
+    /// time measures its age).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub held_until: Option<i64>,
     /// The image.
     pub image: String,
     /// The digest the signatures name (often an index).
@@ -210,6 +217,7 @@ impl Updater {
             warnings,
             removed: Vec::new(),
             verdict: verdict.clone(),
+            held_until: None,
         };
         if previous.as_ref() == Some(&digest) && self.runtime_holds(&repository, &digest).await? {
             report.status = "up-to-date";
@@ -224,6 +232,20 @@ impl Updater {
                 f.reason
             ));
             return Ok(report);
+        }
+        if !opts.now {
+            let hold = self.hold(&state, verdict, now)?;
+            if hold.first_seen.is_some() {
+                let mut state = state.clone();
+                hold.remember(&mut state);
+                self.store.save_state(&state)?;
+            }
+            if hold.held {
+                report.status = "held";
+                report.held_until = hold.until;
+                report.warnings.extend(hold.reasons);
+                return Ok(report);
+            }
         }
         // Install. The runtime must then hold exactly this digest.
         let installed = match &remote.layout {
