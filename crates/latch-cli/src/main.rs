@@ -20,8 +20,14 @@ use crate::output::{AnyError, errln};
 /// Latch finds the newest image, proves it was signed by the right key, refuses anything
 /// older than what it has, installs it, and re-checks it before every use.
 #[derive(Parser)]
-#[command(name = "latch", version, about, long_about, propagate_version = true)]
-struct Cli {
+#[command(
+    name = "latch",
+    version = commands::version::LONG_VERSION,
+    about,
+    long_about,
+    propagate_version = true
+)]
+pub(crate) struct Cli {
     #[command(flatten)]
     global: GlobalArgs,
     #[command(subcommand)]
@@ -61,6 +67,9 @@ enum Command {
     Sign(commands::sign::Args),
     Nightlies(commands::nightlies::Args),
     Promote(commands::promote::Args),
+    Version(commands::version::Args),
+    Completions(commands::completions::Args),
+    Man(commands::completions::ManArgs),
 }
 
 fn main() -> ExitCode {
@@ -104,6 +113,9 @@ fn main() -> ExitCode {
             Command::Sign(a) => commands::sign::run(&cli.global, a).await,
             Command::Nightlies(a) => commands::nightlies::run(&cli.global, a).await,
             Command::Promote(a) => commands::promote::run(&cli.global, a).await,
+            Command::Version(a) => commands::version::run(&cli.global, a).await,
+            Command::Completions(a) => commands::completions::run(&cli.global, a).await,
+            Command::Man(a) => commands::completions::run_man(&cli.global, a).await,
         }
     });
     // A last line may still sit in stdout's buffer: its write error counts too.

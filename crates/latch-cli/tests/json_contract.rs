@@ -262,6 +262,7 @@ fn every_documented_json_document_matches_its_command() {
     install.extend(["--bundled-archive".into(), t("airgap.tar")]);
     run(&mut c, "install", install, true);
     c.check("demo", &["demo", "--json"], &env, true);
+    c.check("version", &["version", "--json"], &env, true);
 
     // Failures are documents too: {"error": {"kind", "message", "causes"}}.
     let other = t("other");

@@ -214,3 +214,74 @@ fn provenance_flags_set_the_requirement_status_shows() {
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(stderr(&o).contains("OWNER/REPO"), "{}", stderr(&o));
 }
+
+#[test]
+fn the_version_names_the_commit() {
+    let o = latch(&["--version"]);
+    assert!(o.status.success());
+    let text = stdout(&o);
+    let head = Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned());
+    match head {
+        // Built from this checkout: its commit (the build script reads it).
+        Some(h) => assert!(text.contains(&format!("(commit {h})")), "{text}"),
+        None => assert!(text.contains("(commit "), "{text}"),
+    }
+    assert!(
+        text.starts_with(&format!("latch {}", env!("CARGO_PKG_VERSION"))),
+        "{text}"
+    );
+    let o = latch(&["version", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(
+        v["embedded_trust"]["demo_signing_key"]
+            .as_str()
+            .unwrap()
+            .len(),
+        64
+    );
+    assert!(
+        v["embedded_trust"]["sigstore_root"]["tlogs"]
+            .as_u64()
+            .unwrap()
+            >= 1
+    );
+}
+
+#[test]
+fn completions_and_man_pages_come_from_the_commands() {
+    for (shell, needle) in [
+        ("bash", "_latch()"),
+        ("zsh", "#compdef latch"),
+        ("fish", "complete -c latch"),
+    ] {
+        let o = latch(&["completions", shell]);
+        assert!(o.status.success(), "{shell}: {}", stderr(&o));
+        let text = stdout(&o);
+        assert!(
+            text.contains(needle),
+            "{shell}: {}",
+            &text[..text.len().min(200)]
+        );
+        assert!(text.contains("verify-local"), "{shell}");
+    }
+    assert_eq!(latch(&["completions", "tcsh"]).status.code(), Some(2));
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("man1");
+    let o = latch(&["man", dir.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let page = std::fs::read_to_string(dir.join("latch-verify-local.1")).unwrap();
+    assert!(
+        page.contains(".TH latch-verify-local 1"),
+        "{}",
+        &page[..200]
+    );
+    assert!(page.contains("latch verify\\-local") || page.contains("latch verify-local"));
+    assert!(dir.join("latch.1").exists());
+}

@@ -274,7 +274,7 @@ impl PyUpdater {
         image=None, keys=None, rekor_keys=None, runtime=None, data_dir=None, profile=None,
         threshold=None, tlog=None, insecure_registries=None, *, platform=None, repository=None,
         rollback_floor=None, max_signature_age=None, source_layout=None, bundled_archive=None,
-        provenance=None, health_check=None, health_timeout=None, min_age=None,
+        provenance=None, health_check=None, health_timeout=None, min_age=None, mirrors=None,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -298,6 +298,7 @@ impl PyUpdater {
         health_check: Option<Bound<'_, PyAny>>,
         health_timeout: Option<String>,
         min_age: Option<String>,
+        mirrors: Option<Vec<String>>,
     ) -> PyResult<PyUpdater> {
         guard(py, || {
             let provenance = provenance.map(|d| provenance_section(py, &d)).transpose()?;
@@ -348,6 +349,7 @@ impl PyUpdater {
                 health_check: health_argv,
                 health_timeout,
                 min_age,
+                mirrors: mirrors.unwrap_or_default(),
             };
             let profile = match profile {
                 Some(p) if p.as_os_str() == "demo" => latch::demo::profile(overrides),

@@ -798,3 +798,16 @@ def test_min_age_holds_a_young_image(world: World):
     with pytest.raises(latch.NotInstalledError):
         u.verify_local()
     assert u.upgrade(now=True).digest == digest
+
+
+def test_mirrors_are_settings_checked_up_front(world: World):
+    """``mirrors=``: repositories (the profile's tag followed) or ``oci:DIR``; a mirror
+    given with its own tag is a ConfigurationError; a valid list leaves the primary in
+    use while it answers."""
+    v1 = world.publish(100)
+    u = world.updater(mirrors=["127.0.0.1:9/mirror/sandbox", "oci:/nonexistent"])
+    r = u.upgrade()
+    assert r.digest == v1
+    assert r.to_dict()["source"] == world.image
+    with pytest.raises(latch.ConfigurationError):
+        world.updater(mirrors=["127.0.0.1:9/mirror/sandbox:other"])

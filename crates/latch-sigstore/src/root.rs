@@ -43,6 +43,22 @@ impl TrustRoot {
         TrustRoot::from_json(SIGSTORE_PRODUCTION_TRUSTED_ROOT.as_bytes(), "production")
     }
 
+    /// The embedded public-good production `trusted_root.json`, byte for byte.
+    pub fn production_json() -> &'static str {
+        SIGSTORE_PRODUCTION_TRUSTED_ROOT
+    }
+
+    /// How many transparency logs, certificate authorities, CT logs and timestamp
+    /// authorities the root holds, in that order.
+    pub fn counts(&self) -> [usize; 4] {
+        [
+            self.root.tlogs.len(),
+            self.root.certificate_authorities.len(),
+            self.root.ctlogs.len(),
+            self.root.timestamp_authorities.len(),
+        ]
+    }
+
     /// The Sigstore public-good staging root, as embedded by `sigstore-trust-root`.
     pub fn staging() -> Result<TrustRoot> {
         TrustRoot::from_json(SIGSTORE_STAGING_TRUSTED_ROOT.as_bytes(), "staging")

@@ -69,6 +69,7 @@ pub fn profile(o: Overrides) -> Result<Profile> {
         source: SourceSection {
             layout: None,
             archive: None,
+            mirrors: Vec::new(),
         },
         provenance: None,
         health_check: None,

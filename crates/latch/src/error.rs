@@ -162,6 +162,12 @@ pub enum Error {
         /// Why.
         reason: String,
     },
+    /// Neither the primary source nor any mirror gave a verified image: each one and why.
+    #[error("no source gave a verified image: {}", .attempts.iter().map(|a| format!("{}: {}", a.source, a.error)).collect::<Vec<_>>().join("; "))]
+    NoSource {
+        /// Each source tried, in order, with its failure.
+        attempts: Vec<SourceAttempt>,
+    },
     /// An upgrade stopped after a step (crash-safety tests).
     #[error("upgrade interrupted after step {0:?}")]
     Interrupted(Step),
@@ -231,6 +237,7 @@ impl Error {
             Error::NotInstalled { .. } => "not-installed",
             Error::TagMismatch { .. } => "tag-mismatch",
             Error::HealthCheckFailed { .. } => "health-check-failed",
+            Error::NoSource { .. } => "no-source",
             Error::Interrupted(_) => "interrupted",
             Error::Archive(_) => "archive",
             Error::Sigstore(_) => "sigstore",
@@ -259,6 +266,10 @@ impl Error {
                 serde_json::to_value(serde_json::json!({ "reasons": reasons })).ok()
             }
             Error::FreezeSuspected(f) => serde_json::to_value(f).ok(),
+            Error::NoSource { attempts } => serde_json::to_value(serde_json::json!({
+                "attempts": attempts,
+            }))
+            .ok(),
             Error::HealthCheckFailed { digest, reason } => Some(serde_json::json!({
                 "digest": digest.to_string(), "reason": reason,
             })),
@@ -336,6 +347,15 @@ pub enum Step {
     Tagged,
     /// Older images are removed.
     Cleaned,
+}
+
+/// One source tried for the followed image, and why it gave nothing.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SourceAttempt {
+    /// The source: the profile's image, a mirror, `oci:DIR`.
+    pub source: String,
+    /// Why it failed.
+    pub error: String,
 }
 
 /// Why an archive was refused, before anything was loaded.

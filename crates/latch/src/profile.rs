@@ -13,6 +13,8 @@
 //!
 //! [source]
 //! # layout = "/media/usb/mirror"          # an OCI layout used as a mirror instead of the registry
+//! # mirrors = ["mirror.example.org/dangerzone/v1", "oci:/media/usb/mirror"]  # tried in order
+//! #                                       # when the registry is unreachable, refuses or stalls
 //!
 //! [trust]
 //! keys = ["freedomofpress-dangerzone.pub"] # paths (relative to this file) or inline PEM
@@ -109,6 +111,51 @@ pub struct SourceSection {
     pub layout: Option<String>,
     /// A bundled archive shipped with the application (air gap, "full" packages).
     pub archive: Option<String>,
+    /// Registries (`host/path`, the profile's tag followed) or OCI layouts (`oci:DIR`, or
+    /// a path) holding the same repository, tried in order when the primary is
+    /// unreachable, refuses, or stalls. Signatures must still name the profile's
+    /// repository.
+    #[serde(default)]
+    pub mirrors: Vec<String>,
+}
+
+/// Where else the followed image may be found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mirror {
+    /// A registry repository (with the profile's tag).
+    Registry(Reference),
+    /// An OCI layout directory.
+    Layout(PathBuf),
+}
+
+impl std::fmt::Display for Mirror {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Mirror::Registry(r) => write!(f, "{r}"),
+            Mirror::Layout(p) => write!(f, "oci:{}", p.display()),
+        }
+    }
+}
+
+/// A mirror as written: `oci:DIR` or a path (`/…`, `./…`, `../…`, `~/…`) is a layout
+/// (resolved by `path`); anything else a registry repository, given the image's tag.
+fn mirror(s: &str, image: &Reference, path: impl Fn(&str) -> Result<PathBuf>) -> Result<Mirror> {
+    let s = s.trim();
+    if let Some(dir) = s.strip_prefix("oci:") {
+        return Ok(Mirror::Layout(path(dir)?));
+    }
+    if ["/", "./", "../", "~/"].iter().any(|p| s.starts_with(p)) {
+        return Ok(Mirror::Layout(path(s)?));
+    }
+    let r = Reference::parse(s).map_err(|e| Error::Profile(format!("mirror {s:?}: {e}")))?;
+    if r.digest().is_some() || r.tag().is_some() {
+        return Err(Error::Profile(format!(
+            "mirror {s:?}: give the repository only; the profile's tag is followed"
+        )));
+    }
+    Ok(Mirror::Registry(
+        r.with_tag(image.tag().unwrap_or("latest"))?,
+    ))
 }
 
 /// `[trust]`.
@@ -306,6 +353,8 @@ pub struct Profile {
     pub health_check: Option<crate::flows::health::HealthCheck>,
     /// The minimum age of a new image, by its newest signature's log time.
     pub min_age: Option<Duration>,
+    /// Mirrors, tried in order when the primary source fails.
+    pub mirrors: Vec<Mirror>,
     /// Where the profile came from (a path, `demo`, or `flags`).
     pub origin: String,
 }
@@ -346,6 +395,8 @@ pub struct Overrides {
     pub health_timeout: Option<String>,
     /// `--min-age`.
     pub min_age: Option<String>,
+    /// `--mirror`: replaces the file's mirrors (paths relative to the current directory).
+    pub mirrors: Vec<String>,
     /// `--provenance-*`: replaces the file's `[provenance]` (its `trusted_root` a path
     /// relative to the current directory).
     pub provenance: Option<ProvenanceSection>,
@@ -566,6 +617,18 @@ impl Profile {
             (None, Some(a)) => Some(in_file(base, a)),
             (None, None) => None,
         };
+        let mirrors: Vec<Mirror> = if o.mirrors.is_empty() {
+            file.source
+                .mirrors
+                .iter()
+                .map(|m| mirror(m, &image, |p| Ok(in_file(base, p))))
+                .collect::<Result<_>>()?
+        } else {
+            o.mirrors
+                .iter()
+                .map(|m| mirror(m, &image, |p| absolute(&expand_home(p))))
+                .collect::<Result<_>>()?
+        };
         let u = &file.updates;
         let health_timeout = duration(
             "health_timeout",
@@ -602,6 +665,7 @@ impl Profile {
             cooldown: duration("cooldown", u.cooldown.as_deref().unwrap_or("12h"))?,
             jitter: duration("jitter", u.jitter.as_deref().unwrap_or("1h"))?,
             health_check,
+            mirrors,
             min_age: match o.min_age.as_deref().or(file.min_age.as_deref()) {
                 Some(s) => Some(duration("min_age", s)?),
                 None => None,

@@ -261,3 +261,51 @@ async fn docker_finishes_interrupted_upgrades() {
     killed_inside_the_runtime(&w, &u, fail_dir.path()).await;
     retagged_is_refused(&w, &u).await;
 }
+
+/// `verify-local` with podman asks podman once, about the managed tag only, whatever
+/// else the machine holds; and returns the id to run.
+#[tokio::test]
+async fn verify_local_asks_podman_once() {
+    let Some(storage) = PodmanStorage::new() else {
+        return;
+    };
+    let w = World::new();
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("calls");
+    let program = dir.path().join("counting-podman");
+    std::fs::write(
+        &program,
+        format!(
+            "#!/bin/sh\necho \"$*\" >> {}\nexec podman \"$@\"\n",
+            log.display()
+        ),
+    )
+    .unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let runtime = Runtime::Podman(
+        CliRuntime::new(CliKind::Podman, &program)
+            .with_global_args(storage.global_args())
+            .with_temp_dir(storage.dir()),
+    );
+    let u = w.updater().with_runtime(runtime);
+    first_install(&w, &u).await;
+    std::fs::remove_file(&log).unwrap();
+    let local = u.verify_local(false).await.unwrap();
+    let calls = std::fs::read_to_string(&log).unwrap();
+    let calls: Vec<&str> = calls.lines().collect();
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    assert!(
+        calls[0].contains("images --format json --filter reference="),
+        "{calls:?}"
+    );
+    assert!(
+        calls[0].ends_with(&format!("{}:latest", w.repo)),
+        "{calls:?}"
+    );
+    // The id is podman's own: `podman run <id>` runs exactly what was verified.
+    assert_eq!(local.image_id.len(), 64, "{}", local.image_id);
+}

@@ -1,6 +1,7 @@
 //! One module per command.
 
 pub mod check;
+pub mod completions;
 pub mod demo;
 pub mod diff;
 pub mod generate_key_pair;
@@ -25,6 +26,7 @@ pub mod verify_attestation;
 pub mod verify_bundle;
 pub mod verify_local;
 pub mod verify_signatures;
+pub mod version;
 
 use latch::oci::Reference;
 use latch::registry::{Client, ClientOptions};

@@ -100,6 +100,12 @@ pub struct ProfileArgs {
     /// How long the health check may take (default 2m).
     #[arg(long, value_name = "DURATION")]
     pub health_timeout: Option<String>,
+    /// A registry repository (host/path; the profile's tag is followed) or OCI layout
+    /// (oci:DIR) holding the same image, tried in order when the registry is
+    /// unreachable, refuses or stalls. Signatures must still name the profile's
+    /// repository. Repeatable; replaces the profile's mirrors.
+    #[arg(long = "mirror", value_name = "REPO|oci:DIR")]
+    pub mirrors: Vec<String>,
     /// Install a newer image only once its newest signature was logged this long ago,
     /// by the log's clock (e.g. 2d): time to revoke a stolen key. Replaces the profile's.
     #[arg(long, value_name = "AGE")]
@@ -153,6 +159,7 @@ impl ProfileArgs {
                 .map(|c| c.split_whitespace().map(str::to_owned).collect()),
             health_timeout: self.health_timeout.clone(),
             min_age: self.min_age.clone(),
+            mirrors: self.mirrors.clone(),
             provenance: self.provenance_repository.as_ref().map(|repository| {
                 latch::profile::ProvenanceSection {
                     repository: repository.clone(),

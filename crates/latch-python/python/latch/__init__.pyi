@@ -264,6 +264,9 @@ class Updater:
     :param min_age: e.g. ``"2d"``: a newer image is installed only once its newest
         signature was logged that long ago, by the log's clock; until then
         :meth:`upgrade` and :meth:`check` report ``status == "held"``.
+    :param mirrors: registry repositories (``host/path``) or OCI layouts (``oci:DIR``)
+        holding the same image, tried in order when the registry is unreachable, refuses
+        or stalls; signatures must still name the profile's repository.
     :raises ConfigurationError: settings that cannot work.
     """
 
@@ -289,6 +292,7 @@ class Updater:
         health_check: Union[Sequence[str], Callable[[str, str], Optional[bool]], None] = None,
         health_timeout: Optional[str] = None,
         min_age: Optional[str] = None,
+        mirrors: Optional[Sequence[str]] = None,
     ) -> "Updater": ...
     @property
     def image(self) -> str: ...

@@ -33,6 +33,10 @@ pub struct CheckReport {
     pub installed: Option<Digest>,
     /// The remote digest, when looked at.
     pub remote: Option<Digest>,
+    /// Which source answered (the profile's image, a mirror, `oci:DIR`), when one was
+    /// asked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
     /// Log index of the remote image's signatures, when verified.
     pub log_index: Option<u64>,
     /// Unix time before which an automatic check will not run again.
@@ -88,6 +92,7 @@ impl Updater {
             image: self.profile.image.to_string(),
             installed: installed.clone(),
             remote: None,
+            source: None,
             log_index: None,
             next_check: state.next_check,
             contacted_registry: false,
@@ -109,8 +114,18 @@ impl Updater {
         }
         report.contacted_registry = matches!(self.profile.source, Source::Registry);
         let mut hold = None;
+        // One HEAD at the primary; when it fails and mirrors exist, the full fetch below
+        // tries them.
         let remote_digest = match &self.profile.source {
-            Source::Registry => Some(self.remote_digest().await?),
+            Source::Registry => match self.remote_digest().await {
+                Ok(d) => Some(d),
+                Err(e)
+                    if !self.profile.mirrors.is_empty() && crate::flows::remote::falls_back(&e) =>
+                {
+                    None
+                }
+                Err(e) => return Err(e),
+            },
             Source::Layout(_) => None,
         };
         if remote_digest.is_some() && remote_digest == installed {
@@ -120,12 +135,14 @@ impl Updater {
                 self.check_freeze(state.integrated_time, now, true)?;
             }
             report.remote = remote_digest;
+            report.source = Some(self.primary_name());
         } else {
             let remote = self.fetch_remote(now).await?;
             let verdict = &remote.decided.verdict;
             self.check_rollback(&state, verdict, false, &mut Vec::new())?;
             self.check_freeze(verdict.newest_signed_time(), now, false)?;
             let d = remote.digest().clone();
+            report.source = Some(remote.source.clone());
             report.log_index = verdict.max_log_index;
             report.status = match &installed {
                 Some(i) if *i == d => "up-to-date",

@@ -64,6 +64,8 @@ pub struct UpgradeReport {
     pub held_until: Option<i64>,
     /// The image.
     pub image: String,
+    /// Which source gave it: the profile's image, a mirror, `oci:DIR`, an archive.
+    pub source: String,
     /// The digest the signatures name (often an index).
     pub digest: Digest,
     /// The platform manifest installed, when the digest is an index.
@@ -209,6 +211,7 @@ impl Updater {
         let mut report = UpgradeReport {
             status: "upgraded",
             image: self.profile.image.to_string(),
+            source: remote.source.clone(),
             digest: digest.clone(),
             platform_digest: remote.platform_digest.clone(),
             previous: previous.clone(),
@@ -250,9 +253,10 @@ impl Updater {
         // Install. The runtime must then hold exactly this digest.
         let installed = match &remote.layout {
             None => {
+                let from = remote.pull_from.as_ref().unwrap_or(&self.profile.image);
                 self.runtime
                     .pull(
-                        &self.profile.image.with_digest(digest.clone()),
+                        &from.with_digest(digest.clone()),
                         &self.client,
                         Some(&self.profile.platform),
                         progress,
@@ -305,6 +309,17 @@ impl Updater {
         self.store.save_state(&state)?;
         interrupt(opts, Step::StateSaved)?;
         self.runtime.tag(&installed, &self.profile.image).await?;
+        if let Some(mirror) = &remote.pull_from {
+            // Pulled under the mirror's name: only the profile's names stay.
+            let mirror_repo = mirror.repository_only();
+            if mirror_repo.name() != repository.name() {
+                for image in self.runtime.images(&mirror_repo).await? {
+                    if image.holds(&digest) {
+                        self.runtime.remove(&image).await?;
+                    }
+                }
+            }
+        }
         interrupt(opts, Step::Tagged)?;
         let removed = self.runtime.remove_others(&repository, &digest).await?;
         report.removed = removed.iter().map(|i| i.id.clone()).collect();
