@@ -115,4 +115,87 @@ fn main() {
         mc * 1000.0,
         mc / ml
     );
+
+    // With podman: Latch asks podman once, about its tag; Dangerzone lists every image
+    // (`podman images --format json`) and then runs cosign per signature. A private
+    // podman storage (vfs, in the temporary folder) so the machine's is left alone.
+    if !latch_testkit::runs("podman") || !latch_testkit::is_root() {
+        println!("podman: skipped (needs podman, as root)");
+        return;
+    }
+    let store = tmp.path().join("podman");
+    let conf = tmp.path().join("storage.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "[storage]\ndriver = \"vfs\"\ngraphroot = \"{0}/root\"\nrunroot = \"{0}/run\"\n",
+            store.display()
+        ),
+    )
+    .unwrap();
+    let pdata = tmp.path().join("pdata").display().to_string();
+    let st = Command::new(latch)
+        .args([
+            "upgrade",
+            "--profile",
+            "demo",
+            "--runtime",
+            "podman",
+            "--data-dir",
+            &pdata,
+        ])
+        .env("CONTAINERS_STORAGE_CONF", &conf)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let run_latch_podman = || {
+        let t = Instant::now();
+        let st = Command::new(latch)
+            .args([
+                "verify-local",
+                "--profile",
+                "demo",
+                "--runtime",
+                "podman",
+                "--data-dir",
+                &pdata,
+            ])
+            .env("CONTAINERS_STORAGE_CONF", &conf)
+            .stdout(std::process::Stdio::null())
+            .status()
+            .unwrap();
+        assert!(st.success());
+        t.elapsed().as_secs_f64()
+    };
+    let run_dangerzone = || {
+        let t = Instant::now();
+        let st = Command::new("podman")
+            .args(["images", "--format", "json"])
+            .env("CONTAINERS_STORAGE_CONF", &conf)
+            .stdout(std::process::Stdio::null())
+            .status()
+            .unwrap();
+        assert!(st.success());
+        t.elapsed().as_secs_f64() + run_cosign()
+    };
+    run_latch_podman();
+    run_dangerzone();
+    let (mut l, mut d) = (Vec::new(), Vec::new());
+    for i in 0..rounds {
+        if i % 2 == 0 {
+            l.push(run_latch_podman());
+            d.push(run_dangerzone());
+        } else {
+            d.push(run_dangerzone());
+            l.push(run_latch_podman());
+        }
+    }
+    let (ml, md) = (median(&mut l), median(&mut d));
+    println!(
+        "{rounds} rounds with podman: latch verify-local (one podman process, about its tag) {:.1} ms; Dangerzone's way (podman images + cosign verify-blob) {:.1} ms; dangerzone/latch {:.1}x",
+        ml * 1000.0,
+        md * 1000.0,
+        md / ml
+    );
 }

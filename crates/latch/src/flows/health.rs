@@ -101,25 +101,12 @@ async fn run_command(argv: &[String], timeout: Duration, t: &HealthTarget) -> Re
         .kill_on_drop(true)
         .spawn()
         .map_err(|e| format!("cannot run `{program}`: {e}"))?;
-    let (mut out, mut err) = (child.stdout.take(), child.stderr.take());
+    let (out, err) = (child.stdout.take(), child.stderr.take());
     let work = async {
-        let mut text = Vec::new();
-        let read_out = async {
-            let mut b = Vec::new();
-            if let Some(o) = out.as_mut() {
-                let _ = o.take(MAX_OUTPUT as u64 * 4).read_to_end(&mut b).await;
-            }
-            b
-        };
-        let read_err = async {
-            let mut b = Vec::new();
-            if let Some(e) = err.as_mut() {
-                let _ = e.take(MAX_OUTPUT as u64 * 4).read_to_end(&mut b).await;
-            }
-            b
-        };
-        let (o, e, status) = tokio::join!(read_out, read_err, child.wait());
-        text.extend_from_slice(&o);
+        // Everything is read (a check that writes a lot must not block on a full pipe);
+        // only the end is kept, to say why it failed.
+        let (o, e, status) = tokio::join!(tail(out), tail(err), child.wait());
+        let mut text = o;
         text.extend_from_slice(&e);
         (status, text)
     };
@@ -148,6 +135,27 @@ async fn run_command(argv: &[String], timeout: Duration, t: &HealthTarget) -> Re
             ))
         }
     }
+}
+
+/// Reads `stream` to its end, keeping the last [`MAX_OUTPUT`] bytes.
+async fn tail(stream: Option<impl tokio::io::AsyncRead + Unpin>) -> Vec<u8> {
+    let mut kept = Vec::new();
+    let Some(mut stream) = stream else {
+        return kept;
+    };
+    let mut buf = [0u8; 8192];
+    loop {
+        match stream.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                kept.extend_from_slice(&buf[..n]);
+                if kept.len() > MAX_OUTPUT {
+                    kept.drain(..kept.len() - MAX_OUTPUT);
+                }
+            }
+        }
+    }
+    kept
 }
 
 #[cfg(test)]
@@ -198,6 +206,23 @@ mod tests {
             .await
             .unwrap_err();
         assert!(e.contains("broken sandbox") && e.contains("3"), "{e}");
+        // A chatty check is read to its end (no blocked pipe), its end kept.
+        let e = cmd(
+            &[
+                "sh",
+                "-c",
+                "yes spam | head -c 200000; echo last words >&2; exit 1",
+            ],
+            10,
+        )
+        .run(&t)
+        .await
+        .unwrap_err();
+        assert!(
+            e.contains("last words") && e.len() < 2 * MAX_OUTPUT,
+            "{}",
+            e.len()
+        );
         let e = cmd(&["sleep", "30"], 1).run(&t).await.unwrap_err();
         assert!(e.contains("did not finish within 1s"), "{e}");
         let e = cmd(&["/nonexistent/check"], 1).run(&t).await.unwrap_err();
