@@ -211,15 +211,21 @@ impl BuiltinStore {
         let dir = self.dir.clone();
         let store = self.clone();
         blocking(move || {
-            if !dir.join("oci-layout").exists() && store.has_foreign_content()? {
-                return Err(RuntimeError::BadStore {
-                    path: dir,
-                    detail: "is not empty and not an OCI layout: refusing to make it a store"
-                        .to_owned(),
-                });
+            let foreign = |store: &BuiltinStore| -> Result<bool> {
+                Ok(!store.dir.join("oci-layout").exists() && store.has_foreign_content()?)
+            };
+            let refuse = |dir: PathBuf| RuntimeError::BadStore {
+                path: dir,
+                detail: "is not empty and not an OCI layout: refusing to make it a store"
+                    .to_owned(),
+            };
+            // A folder that is not ours (no lock file of ours in it) is refused before
+            // anything is written in it.
+            let path = dir.join(LOCK_FILE);
+            if !path.exists() && foreign(&store)? {
+                return Err(refuse(dir));
             }
             fs::create_dir_all(&dir).map_err(io_err(&dir))?;
-            let path = dir.join(LOCK_FILE);
             let file = OpenOptions::new()
                 .create(true)
                 .truncate(false)
@@ -228,6 +234,11 @@ impl BuiltinStore {
                 .open(&path)
                 .map_err(io_err(&path))?;
             file.lock().map_err(io_err(&path))?;
+            // Judged again under the lock: another process may have been creating the
+            // layout (its blobs there, its `oci-layout` not yet) when we first looked.
+            if foreign(&store)? {
+                return Err(refuse(dir));
+            }
             Ok(StoreLock { _file: file })
         })
         .await
