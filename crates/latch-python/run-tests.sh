@@ -19,6 +19,9 @@
 # pyenv is installed, the oldest and the newest CPython 3.N (N >= 9, with the GIL) found
 # as `python3.N` under `$(pyenv root)/versions/*/bin`; else `python3`.
 #
+# Then the sdist: made, built into a wheel by pip, that wheel run (LATCH_SKIP_SDIST=1
+# leaves it out).
+#
 # Environment also: CARGO_TARGET_DIR (default <repo>/target), LATCH_PYTHON_WORK (venvs
 # and wheel folder, default <target>/python).
 set -euo pipefail
@@ -137,7 +140,7 @@ log "building the wheel (maturin, dev profile, target $CARGO_TARGET_DIR)"
 (
     cd "$here"
     # `--compatibility linux`: a wheel for this machine, audited for manylinux below.
-    "$builder/bin/maturin" build --quiet --strip --compatibility linux \
+    "$builder/bin/maturin" build --quiet --strip --profile dev --compatibility linux \
         --interpreter "$builder/bin/python" --out "$wheels"
 )
 shopt -s nullglob
@@ -188,6 +191,55 @@ for i in "${!interpreters[@]}"; do
         failed+=("${versions[$i]}")
     fi
 done
+# The source distribution: made by maturin, then built into a wheel by pip through the
+# PEP 517 backend, as `pip install latch-*.tar.gz` does on a machine without a wheel for
+# it, and that wheel imported and run (the embedded demo, offline) on the newest Python.
+# Its own cargo target directory: the sdist is a second copy of the crates, and sharing
+# the workspace's would mix the two copies' build-script outputs. Built with the dev
+# profile here to keep the test command short; users get pyproject.toml's `wheel` profile.
+if [ "${LATCH_SKIP_SDIST:-}" != 1 ]; then
+    sdist_began=$(date +%s)
+    log "sdist: maturin sdist, then pip wheel from it (target $work/sdist-target)"
+    rm -rf "$work/sdist"
+    (cd "$here" && "$builder/bin/maturin" sdist --out "$work/sdist") >"$work/sdist.log" 2>&1 || {
+        cat "$work/sdist.log" >&2
+        echo "maturin sdist failed" >&2
+        exit 1
+    }
+    sdists=("$work"/sdist/latch-*.tar.gz)
+    [ ${#sdists[@]} -eq 1 ] || { echo "expected one sdist, found: ${sdists[*]:-none}" >&2; exit 1; }
+    CARGO_TARGET_DIR="$work/sdist-target" MATURIN_PEP517_ARGS="--profile dev" \
+        "$builder/bin/python" -m pip wheel --quiet --disable-pip-version-check --no-deps \
+        --no-build-isolation --wheel-dir "$work/sdist/wheel" "${sdists[0]}" \
+        >>"$work/sdist.log" 2>&1 || {
+        tail -n 60 "$work/sdist.log" >&2
+        echo "the wheel could not be built from ${sdists[0]##*/}" >&2
+        exit 1
+    }
+    from_sdist=("$work"/sdist/wheel/latch-*.whl)
+    newest_venv="${venvs[${#venvs[@]}-1]}"
+    "$newest_venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-index \
+        --no-deps --force-reinstall "${from_sdist[0]}"
+    smoke_dir="$(mktemp -d)"
+    status=0
+    "$newest_venv/bin/python" - "$smoke_dir" <<'PY' || status=$?
+import sys
+import latch
+updater = latch.Updater(profile="demo", data_dir=sys.argv[1])
+result = updater.upgrade()
+assert result.upgraded, result.json()
+verified = updater.verify_local()
+assert verified.image_id, verified.json()
+print("wheel built from the sdist: demo upgraded and verified,", result.digest)
+PY
+    rm -rf "$smoke_dir"
+    if [ "$status" -eq 0 ]; then
+        summary+=("sdist ${sdists[0]##*/}: built into a wheel and ran in $(($(date +%s) - sdist_began)) s")
+    else
+        summary+=("sdist ${sdists[0]##*/}: the wheel built from it FAILED its smoke test")
+        failed+=("sdist")
+    fi
+fi
 for line in "${summary[@]}"; do log "$line"; done
 log "Python step: $(($(date +%s) - start)) s in all"
 if [ ${#failed[@]} -ne 0 ]; then

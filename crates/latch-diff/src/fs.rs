@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 use std::io::{self, Read};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use globset::{GlobSet, GlobSetBuilder};
 use latch_oci::Digest;
 use latch_oci::media_types::Compression;
 
@@ -174,49 +173,56 @@ pub(crate) fn canonical(raw: &[u8]) -> Result<String, String> {
     Ok(out)
 }
 
-/// Paths left out of a comparison.
+/// Paths left out of a comparison: shell globs where `*` and `?` stay inside one path
+/// component and `**` spans any number of them (the `glob` crate, no regex engine: the
+/// binary stays small).
 pub(crate) struct Ignore {
-    set: Option<GlobSet>,
+    patterns: Vec<glob::Pattern>,
 }
+
+const GLOB_OPTIONS: glob::MatchOptions = glob::MatchOptions {
+    case_sensitive: true,
+    require_literal_separator: true,
+    require_literal_leading_dot: false,
+};
 
 impl Ignore {
     pub fn new(patterns: &[String]) -> Result<Ignore, DiffError> {
-        if patterns.is_empty() {
-            return Ok(Ignore { set: None });
-        }
-        let mut b = GlobSetBuilder::new();
-        for p in patterns {
-            let trimmed = p.trim_start_matches('/').trim_end_matches('/');
-            let g = globset::GlobBuilder::new(trimmed)
-                .literal_separator(true)
-                .build()
-                .map_err(|e| DiffError::BadGlob {
+        let patterns = patterns
+            .iter()
+            .map(|p| {
+                let trimmed = p.trim_start_matches('/').trim_end_matches('/');
+                glob::Pattern::new(trimmed).map_err(|e| DiffError::BadGlob {
                     pattern: p.clone(),
                     detail: e.to_string(),
-                })?;
-            b.add(g);
-        }
-        let set = b.build().map_err(|e| DiffError::BadGlob {
-            pattern: patterns.join(" "),
-            detail: e.to_string(),
-        })?;
-        Ok(Ignore { set: Some(set) })
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Ignore { patterns })
+    }
+
+    fn is_match(&self, rel: &str) -> bool {
+        self.patterns
+            .iter()
+            .any(|g| g.matches_with(rel, GLOB_OPTIONS))
     }
 
     /// Whether `path` (canonical) or one of its parents matches.
     pub fn matches(&self, path: &str) -> bool {
-        let Some(set) = &self.set else { return false };
+        if self.patterns.is_empty() {
+            return false;
+        }
         let rel = path.trim_start_matches('/');
         if rel.is_empty() {
             return false;
         }
-        if set.is_match(rel) {
+        if self.is_match(rel) {
             return true;
         }
         let mut p = rel;
         while let Some(i) = p.rfind('/') {
             p = &p[..i];
-            if set.is_match(p) {
+            if self.is_match(p) {
                 return true;
             }
         }
@@ -225,7 +231,7 @@ impl Ignore {
 
     /// Whether an entry is left out: whiteouts by the path they remove.
     fn skips(&self, path: &str) -> bool {
-        if self.set.is_none() {
+        if self.patterns.is_empty() {
             return false;
         }
         let (dir, base) = split(path);
@@ -600,4 +606,42 @@ pub(crate) fn extract_layer(
         sink(&entry, &path, &mut data)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Ignore;
+
+    fn ignore(patterns: &[&str]) -> Ignore {
+        let patterns: Vec<String> = patterns.iter().map(|p| p.to_string()).collect();
+        match Ignore::new(&patterns) {
+            Ok(i) => i,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    #[test]
+    fn a_star_stays_in_one_component_and_two_span_any() {
+        let i = ignore(&["usr/*.pyc", "**/__pycache__", "/var/log/"]);
+        assert!(i.matches("/usr/a.pyc"));
+        assert!(!i.matches("/usr/lib/a.pyc"), "* crossed a /");
+        assert!(
+            i.matches("/__pycache__/x"),
+            "** matched no component at the root"
+        );
+        assert!(i.matches("/usr/lib/python3/__pycache__/m.pyc"));
+        assert!(i.matches("/var/log"));
+        assert!(
+            i.matches("/var/log/apt/history.log"),
+            "a parent's match covers its tree"
+        );
+        assert!(!i.matches("/var/logs"));
+        assert!(!i.matches("/"));
+    }
+
+    #[test]
+    fn no_patterns_match_nothing_and_a_bad_one_is_refused() {
+        assert!(!ignore(&[]).matches("/anything"));
+        assert!(Ignore::new(&["a[".to_string()]).is_err());
+    }
 }

@@ -14,7 +14,7 @@ pub enum SanMatcher {
         /// The expression as given.
         pattern: String,
         /// The anchored, compiled expression.
-        regex: regex::Regex,
+        regex: regex_lite::Regex,
     },
 }
 
@@ -27,7 +27,7 @@ impl SanMatcher {
     /// A regular expression over the whole SAN. Anchored whatever is written, so that a
     /// pattern for `…/dangerzone` never accepts `…/dangerzone-image`.
     pub fn regex(pattern: &str) -> Result<SanMatcher> {
-        let regex = regex::Regex::new(&format!("^(?:{pattern})$"))
+        let regex = regex_lite::Regex::new(&format!("^(?:{pattern})$"))
             .map_err(|e| Error::Policy(format!("SAN regular expression {pattern:?}: {e}")))?;
         Ok(SanMatcher::Regex {
             pattern: pattern.to_owned(),
@@ -108,9 +108,11 @@ impl IdentityPolicy {
     ) -> Result<IdentityPolicy> {
         let pattern = format!(
             "https://github\\.com/{}/{}@{}",
-            regex::escape(repository),
-            regex::escape(workflow),
-            git_ref.map(regex::escape).unwrap_or_else(|| ".+".into())
+            regex_lite::escape(repository),
+            regex_lite::escape(workflow),
+            git_ref
+                .map(regex_lite::escape)
+                .unwrap_or_else(|| ".+".into())
         );
         Ok(IdentityPolicy {
             issuer: crate::GITHUB_ACTIONS_ISSUER.into(),
@@ -340,4 +342,30 @@ pub enum TlogRequirement {
     /// present are still checked for consistency with the bundle, and a keyless bundle
     /// still needs an authenticated signing time (a SET or an RFC 3161 timestamp).
     None,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SanMatcher;
+
+    #[test]
+    fn san_patterns_are_anchored_with_ascii_classes_as_in_cosign() {
+        let Ok(m) = SanMatcher::regex(r"https://github\.com/\w+/dangerzone/.+") else {
+            panic!("a valid pattern was refused");
+        };
+        assert!(m.matches(
+            "https://github.com/freedomofpress/dangerzone/.github/workflows/r.yml@refs/tags/v1"
+        ));
+        assert!(
+            !m.matches("xhttps://github.com/freedomofpress/dangerzone/w"),
+            "not anchored at the start"
+        );
+        // Go's regexp (cosign) has ASCII-only \w; so does Latch.
+        assert!(!m.matches("https://github.com/frëedomofpress/dangerzone/w"));
+        let Ok(m) = SanMatcher::regex("a|b") else {
+            panic!()
+        };
+        assert!(!m.matches("ab"), "the alternation escaped the anchors");
+        assert!(SanMatcher::regex("(").is_err());
+    }
 }

@@ -48,14 +48,14 @@ pub struct ProvenancePolicy {
     pub git_ref: Option<String>,
     /// With no exact `git_ref`: a regular expression the whole ref must match
     /// (`refs/tags/v[0-9.]+`).
-    ref_pattern: Option<(String, regex::Regex)>,
-    builder: Option<(String, regex::Regex)>,
+    ref_pattern: Option<(String, regex_lite::Regex)>,
+    builder: Option<(String, regex_lite::Regex)>,
     /// The OIDC issuer of the workflow's certificate (default: GitHub Actions').
     issuer: Option<String>,
 }
 
-fn anchored(pattern: &str) -> Result<regex::Regex> {
-    regex::Regex::new(&format!("^(?:{pattern})$"))
+fn anchored(pattern: &str) -> Result<regex_lite::Regex> {
+    regex_lite::Regex::new(&format!("^(?:{pattern})$"))
         .map_err(|e| Error::Policy(format!("regular expression {pattern:?}: {e}")))
 }
 
@@ -140,7 +140,7 @@ impl ProvenancePolicy {
         }
     }
 
-    fn builder_for(&self, predicate_type: &str) -> Result<(String, regex::Regex)> {
+    fn builder_for(&self, predicate_type: &str) -> Result<(String, regex_lite::Regex)> {
         match &self.builder {
             Some(b) => Ok(b.clone()),
             None => {
@@ -170,13 +170,13 @@ impl ProvenancePolicy {
         if let Some((pattern, _)) = &self.ref_pattern {
             identity.san = SanMatcher::regex(&format!(
                 "https://github\\.com/{}/{}@(?:{pattern})",
-                regex::escape(&self.repository),
-                regex::escape(&self.workflow)
+                regex_lite::escape(&self.repository),
+                regex_lite::escape(&self.workflow)
             ))?;
         }
         let own = match &identity.san {
             SanMatcher::Regex { pattern, .. } => pattern.clone(),
-            SanMatcher::Exact(s) => regex::escape(s),
+            SanMatcher::Exact(s) => regex_lite::escape(s),
         };
         let builder = match &self.builder {
             Some((p, _)) => p.clone(),
