@@ -208,7 +208,7 @@ if [ "${LATCH_SKIP_SDIST:-}" != 1 ]; then
     }
     sdists=("$work"/sdist/latch-*.tar.gz)
     [ ${#sdists[@]} -eq 1 ] || { echo "expected one sdist, found: ${sdists[*]:-none}" >&2; exit 1; }
-    CARGO_TARGET_DIR="$work/sdist-target" MATURIN_PEP517_ARGS="--profile dev" \
+    PATH="$builder/bin:$PATH" CARGO_TARGET_DIR="$work/sdist-target" MATURIN_PEP517_ARGS="--profile dev" \
         "$builder/bin/python" -m pip wheel --quiet --disable-pip-version-check --no-deps \
         --no-build-isolation --wheel-dir "$work/sdist/wheel" "${sdists[0]}" \
         >>"$work/sdist.log" 2>&1 || {

@@ -2,8 +2,6 @@
 //! the rule for tools a test needs (fail in CI, skip elsewhere).
 
 use std::ffi::OsString;
-use std::io::{Read, Write};
-use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -103,15 +101,17 @@ pub struct Dockerd {
 }
 
 impl Dockerd {
-    /// `None` (skipping) when dockerd is missing or this is not root.
+    /// `None` (skipping) when dockerd is missing or this is not root (or not Unix).
     pub fn start() -> Option<Dockerd> {
-        if !need(
-            Command::new("dockerd")
-                .arg("--version")
-                .output()
-                .is_ok_and(|o| o.status.success()),
-            "dockerd is not installed (apt-get install docker.io)",
-        ) || !need(is_root(), "dockerd runs as root")
+        if !need(cfg!(unix), "a private dockerd is a Linux test fixture")
+            || !need(
+                Command::new("dockerd")
+                    .arg("--version")
+                    .output()
+                    .is_ok_and(|o| o.status.success()),
+                "dockerd is not installed (apt-get install docker.io)",
+            )
+            || !need(is_root(), "dockerd runs as root")
         {
             return None;
         }
@@ -194,8 +194,12 @@ impl Dockerd {
     }
 }
 
+/// Whether the daemon answers `/_ping` on its Unix socket (a private dockerd is a Linux
+/// fixture: elsewhere it never starts, see [`Dockerd::start`]).
+#[cfg(unix)]
 fn ping(sock: &Path) -> bool {
-    let Ok(mut s) = UnixStream::connect(sock) else {
+    use std::io::{Read, Write};
+    let Ok(mut s) = std::os::unix::net::UnixStream::connect(sock) else {
         return false;
     };
     let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
@@ -207,6 +211,11 @@ fn ping(sock: &Path) -> bool {
     let mut out = String::new();
     let _ = s.read_to_string(&mut out);
     out.starts_with("HTTP/1.") && out.contains(" 200 ")
+}
+
+#[cfg(not(unix))]
+fn ping(_sock: &Path) -> bool {
+    false
 }
 
 impl Drop for Dockerd {
