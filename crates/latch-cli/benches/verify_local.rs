@@ -2,7 +2,10 @@
 //! Dangerzone runs before each use for the same proof: `cosign verify-blob --offline
 //! --bundle` of the stored signature (Rekor key pinned). Alternating rounds, medians.
 //!
-//! cargo bench -p latch-cli --bench verify_local [-- ROUNDS]
+//! cargo bench -p latch-cli --bench verify_local [-- ROUNDS [EXTRA_IMAGES]]
+//!
+//! With podman (as root) it measures twice: with the demo alone in a private storage, then
+//! with EXTRA_IMAGES (default 100) other images beside it.
 
 use std::process::Command;
 use std::time::Instant;
@@ -179,23 +182,59 @@ fn main() {
         assert!(st.success());
         t.elapsed().as_secs_f64() + run_cosign()
     };
-    run_latch_podman();
-    run_dangerzone();
-    let (mut l, mut d) = (Vec::new(), Vec::new());
-    for i in 0..rounds {
-        if i % 2 == 0 {
-            l.push(run_latch_podman());
-            d.push(run_dangerzone());
-        } else {
-            d.push(run_dangerzone());
-            l.push(run_latch_podman());
+    let compare = |label: &str| {
+        run_latch_podman();
+        run_dangerzone();
+        let (mut l, mut d) = (Vec::new(), Vec::new());
+        for i in 0..rounds {
+            if i % 2 == 0 {
+                l.push(run_latch_podman());
+                d.push(run_dangerzone());
+            } else {
+                d.push(run_dangerzone());
+                l.push(run_latch_podman());
+            }
         }
+        let (ml, md) = (median(&mut l), median(&mut d));
+        println!(
+            "{rounds} rounds with podman, {label}: latch verify-local (one podman process, about its tag) {:.1} ms; Dangerzone's way (podman images + cosign verify-blob) {:.1} ms; dangerzone/latch {:.1}x",
+            ml * 1000.0,
+            md * 1000.0,
+            md / ml
+        );
+    };
+    compare("1 image in the storage");
+
+    // Then with many other images on the machine (second argument, default 100): each a
+    // distinct one-file image made by `podman import`.
+    let extra: usize = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .nth(1)
+        .unwrap_or(100);
+    if extra == 0 {
+        return;
     }
-    let (ml, md) = (median(&mut l), median(&mut d));
-    println!(
-        "{rounds} rounds with podman: latch verify-local (one podman process, about its tag) {:.1} ms; Dangerzone's way (podman images + cosign verify-blob) {:.1} ms; dangerzone/latch {:.1}x",
-        ml * 1000.0,
-        md * 1000.0,
-        md / ml
-    );
+    for i in 0..extra {
+        let mut b = tar::Builder::new(Vec::new());
+        let body = format!("image {i}\n");
+        let mut h = tar::Header::new_gnu();
+        h.set_size(body.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        b.append_data(&mut h, format!("file-{i}"), body.as_bytes())
+            .unwrap();
+        let tarball = tmp.path().join("extra.tar");
+        std::fs::write(&tarball, b.into_inner().unwrap()).unwrap();
+        let st = Command::new("podman")
+            .arg("import")
+            .arg(&tarball)
+            .arg(format!("localhost/other/image-{i}:latest"))
+            .env("CONTAINERS_STORAGE_CONF", &conf)
+            .stdout(std::process::Stdio::null())
+            .status()
+            .unwrap();
+        assert!(st.success(), "podman import");
+    }
+    compare(&format!("{} images in the storage", extra + 1));
 }

@@ -463,26 +463,15 @@ fn random_id() -> String {
     format!("{:016x}{:016x}", half(1), half(2))
 }
 
-/// The default data directory: `$LATCH_DATA_DIR`, else the platform's data directory
-/// (`$XDG_DATA_HOME` or `~/.local/share` on Linux, `~/Library/Application Support` on
-/// macOS, `%APPDATA%` on Windows) joined with `app`.
+/// The default data directory: `$LATCH_DATA_DIR`, else the platform's local data
+/// directory (the `dirs` crate: `$XDG_DATA_HOME` or `~/.local/share` on Linux,
+/// `~/Library/Application Support` on macOS, `%LOCALAPPDATA%` on Windows, which is the
+/// machine's own and not synced between machines as `%APPDATA%` is) joined with `app`.
 pub fn default_data_dir(app: &str) -> Option<PathBuf> {
     if let Some(d) = std::env::var_os("LATCH_DATA_DIR").filter(|v| !v.is_empty()) {
         return Some(PathBuf::from(d));
     }
-    let env = |k: &str| {
-        std::env::var_os(k)
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-    };
-    let base = if cfg!(target_os = "windows") {
-        env("APPDATA")
-    } else if cfg!(target_os = "macos") {
-        env("HOME").map(|h| h.join("Library/Application Support"))
-    } else {
-        env("XDG_DATA_HOME").or_else(|| env("HOME").map(|h| h.join(".local/share")))
-    };
-    base.map(|b| b.join(app))
+    dirs::data_local_dir().map(|b| b.join(app))
 }
 
 #[cfg(test)]
@@ -490,6 +479,24 @@ mod tests {
     use super::*;
 
     const KEY: &str = "95b432860b272938246b10e1cfc89a24e1db352b3aebaa799c4284c42c46bd95";
+
+    /// On Windows (run under Wine by the test command) the data lives in the user's local
+    /// application data, never the roaming profile.
+    #[cfg(windows)]
+    #[test]
+    fn windows_data_dir_is_local_app_data() {
+        if std::env::var_os("LATCH_DATA_DIR").is_some() {
+            return;
+        }
+        let dir = default_data_dir("latch/demo").expect("a data directory");
+        let local = std::env::var_os("LOCALAPPDATA").expect("LOCALAPPDATA is set");
+        assert_eq!(dir, PathBuf::from(local).join("latch/demo"));
+        assert!(
+            dir.to_string_lossy().contains("AppData\\Local"),
+            "{}",
+            dir.display()
+        );
+    }
 
     fn store() -> (tempfile::TempDir, Store) {
         let d = tempfile::tempdir().unwrap();
