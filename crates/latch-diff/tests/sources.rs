@@ -172,6 +172,10 @@ fn builtin_store() {
 }
 
 #[test]
+#[cfg_attr(
+    windows,
+    ignore = "the test registry (Debian's docker-registry) is a Linux binary"
+)]
 fn registry_source() {
     let reg = latch_testkit::Registry::start();
     let dir = tempfile::tempdir().unwrap();
