@@ -156,7 +156,9 @@ impl OciLayout {
     /// Windows ("Access denied").
     pub fn commit_blob(&self, verified_file: &Path, digest: &Digest) -> Result<(), LayoutError> {
         let path = self.blob_path(digest);
-        let size = fs::metadata(verified_file).map_err(io_err(verified_file))?.len();
+        let size = fs::metadata(verified_file)
+            .map_err(io_err(verified_file))?
+            .len();
         if fs::metadata(&path).is_ok_and(|m| m.is_file() && m.len() == size) {
             return fs::remove_file(verified_file).map_err(io_err(verified_file));
         }
@@ -360,6 +362,19 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let l = OciLayout::create(dir.path().join("l")).unwrap();
         (dir, l)
+    }
+
+    #[test]
+    fn committing_a_blob_that_is_there_keeps_it_and_removes_the_file() {
+        let (d, l) = layout();
+        let digest = Digest::sha256_of(b"layer");
+        for _ in 0..2 {
+            let tmp = d.path().join("downloaded");
+            std::fs::write(&tmp, b"layer").unwrap();
+            l.commit_blob(&tmp, &digest).unwrap();
+            assert!(!tmp.exists(), "the committed file is left behind");
+            assert_eq!(l.read_blob(&digest, 10).unwrap(), b"layer");
+        }
     }
 
     #[test]

@@ -754,6 +754,13 @@ cooldown = "6h"
     }
 
     #[test]
+    fn a_profile_saved_with_windows_line_endings_reads_the_same() {
+        let lf = ProfileFile::parse(FULL, "t").unwrap();
+        let crlf = ProfileFile::parse(&FULL.replace('\n', "\r\n"), "t").unwrap();
+        assert_eq!(format!("{crlf:?}"), format!("{lf:?}"));
+    }
+
+    #[test]
     fn flags_override_the_file_and_suffice_alone() {
         let o = Overrides {
             image: Some("127.0.0.1:5000/app:stable".into()),
