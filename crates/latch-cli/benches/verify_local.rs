@@ -232,6 +232,7 @@ fn main() {
             .arg(format!("localhost/other/image-{i}:latest"))
             .env("CONTAINERS_STORAGE_CONF", &conf)
             .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
             .status()
             .unwrap();
         assert!(st.success(), "podman import");
