@@ -20,6 +20,10 @@ fn podman(storage: &PodmanStorage, args: &[&str]) -> String {
 }
 
 #[test]
+#[cfg_attr(
+    not(target_os = "linux"),
+    ignore = "podman with its own storage and the test registry are Linux fixtures"
+)]
 fn podman_save_against_the_registry_copy() {
     let Some(storage) = PodmanStorage::new() else {
         return;
@@ -97,6 +101,10 @@ fn podman_save_against_the_registry_copy() {
 }
 
 #[test]
+#[cfg_attr(
+    not(target_os = "linux"),
+    ignore = "a private dockerd and the test registry are Linux fixtures"
+)]
 fn docker_save_against_the_registry_copy() {
     let Some(daemon) = Dockerd::start() else {
         return;

@@ -464,7 +464,7 @@ fn random_id() -> String {
 }
 
 /// The default data directory: `$LATCH_DATA_DIR`, else the platform's local data
-/// directory (the `dirs` crate: `$XDG_DATA_HOME` or `~/.local/share` on Linux,
+/// directory (the `dirs` crate: `$XDG_DATA_HOME` if absolute, else `~/.local/share` on Linux,
 /// `~/Library/Application Support` on macOS, `%LOCALAPPDATA%` on Windows, which is the
 /// machine's own and not synced between machines as `%APPDATA%` is) joined with `app`.
 pub fn default_data_dir(app: &str) -> Option<PathBuf> {

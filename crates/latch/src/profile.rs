@@ -592,7 +592,8 @@ impl Profile {
         let data_dir = match (&o.data_dir, &file.data_dir) {
             (Some(d), _) => absolute(d)?,
             (None, Some(d)) => in_file(base, d),
-            // LATCH_DATA_DIR or XDG_DATA_HOME may be relative: the current directory.
+            // LATCH_DATA_DIR may be relative: to the current directory (a relative
+            // XDG_DATA_HOME is ignored, as the XDG specification says).
             (None, None) => absolute(
                 &latch_store::default_data_dir(&format!("latch/{name}")).ok_or_else(|| {
                     Error::Profile(
