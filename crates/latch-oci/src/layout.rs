@@ -151,20 +151,25 @@ impl OciLayout {
     }
 
     /// Moves a downloaded file, already verified by the caller against `digest`, into place.
-    /// When the blob is already there (same digest, same size) the file is removed instead:
-    /// blobs are content-addressed, and replacing one that a reader has open fails on
-    /// Windows ("Access denied").
+    /// When the blob is already there (same digest, same size), before the move or because
+    /// another writer put it there meanwhile, the file is removed instead: blobs are
+    /// content-addressed, and replacing one that a reader has open fails on Windows
+    /// ("Access denied").
     pub fn commit_blob(&self, verified_file: &Path, digest: &Digest) -> Result<(), LayoutError> {
         let path = self.blob_path(digest);
         let size = fs::metadata(verified_file)
             .map_err(io_err(verified_file))?
             .len();
-        if fs::metadata(&path).is_ok_and(|m| m.is_file() && m.len() == size) {
+        let present = || fs::metadata(&path).is_ok_and(|m| m.is_file() && m.len() == size);
+        if present() {
             return fs::remove_file(verified_file).map_err(io_err(verified_file));
         }
         let dir = path.parent().unwrap_or(&self.root).to_owned();
         fs::create_dir_all(&dir).map_err(io_err(&dir))?;
-        fsutil::durable_rename(verified_file, &path).map_err(io_err(&path))
+        match fsutil::durable_rename(verified_file, &path) {
+            Err(_) if present() => fs::remove_file(verified_file).map_err(io_err(verified_file)),
+            other => other.map_err(io_err(&path)),
+        }
     }
 
     /// Reads a blob into memory, refusing more than `max` bytes, and verifies its digest.
