@@ -23,6 +23,24 @@ fn median(v: &mut [f64]) -> f64 {
     }
 }
 
+/// One warm-up run of each, then `rounds` rounds alternating which goes first; the
+/// medians of `a` and `b`, in seconds.
+fn alternate(rounds: usize, a: &dyn Fn() -> f64, b: &dyn Fn() -> f64) -> (f64, f64) {
+    a();
+    b();
+    let (mut ta, mut tb) = (Vec::new(), Vec::new());
+    for i in 0..rounds {
+        if i % 2 == 0 {
+            ta.push(a());
+            tb.push(b());
+        } else {
+            tb.push(b());
+            ta.push(a());
+        }
+    }
+    (median(&mut ta), median(&mut tb))
+}
+
 fn main() {
     let rounds: usize = std::env::args()
         .skip(1)
@@ -99,19 +117,7 @@ fn main() {
         assert!(st.success(), "cosign refused the stored signature");
         t.elapsed().as_secs_f64()
     };
-    run_latch();
-    run_cosign();
-    let (mut l, mut c) = (Vec::new(), Vec::new());
-    for i in 0..rounds {
-        if i % 2 == 0 {
-            l.push(run_latch());
-            c.push(run_cosign());
-        } else {
-            c.push(run_cosign());
-            l.push(run_latch());
-        }
-    }
-    let (ml, mc) = (median(&mut l), median(&mut c));
+    let (ml, mc) = alternate(rounds, &run_latch, &run_cosign);
     println!(
         "{rounds} rounds: latch verify-local (built-in store, manifests and config re-hashed, signature and SET verified) {:.2} ms; cosign verify-blob of the same signature {:.2} ms; cosign/latch {:.1}x",
         ml * 1000.0,
@@ -183,19 +189,7 @@ fn main() {
         t.elapsed().as_secs_f64() + run_cosign()
     };
     let compare = |label: &str| {
-        run_latch_podman();
-        run_dangerzone();
-        let (mut l, mut d) = (Vec::new(), Vec::new());
-        for i in 0..rounds {
-            if i % 2 == 0 {
-                l.push(run_latch_podman());
-                d.push(run_dangerzone());
-            } else {
-                d.push(run_dangerzone());
-                l.push(run_latch_podman());
-            }
-        }
-        let (ml, md) = (median(&mut l), median(&mut d));
+        let (ml, md) = alternate(rounds, &run_latch_podman, &run_dangerzone);
         println!(
             "{rounds} rounds with podman, {label}: latch verify-local (one podman process, about its tag) {:.1} ms; Dangerzone's way (podman images + cosign verify-blob) {:.1} ms; dangerzone/latch {:.1}x",
             ml * 1000.0,
