@@ -31,6 +31,17 @@ pub const MAX_SIGNATURES_FILE: u64 = 16 * 1024 * 1024;
 /// Bound on the state file and `last_log_index`.
 const MAX_SMALL_FILE: u64 = 1024 * 1024;
 
+/// How long [`Store::lock`] without `wait` keeps trying before it reports
+/// [`StoreError::Locked`]. A lock can look held for an instant after its holder let it
+/// go: a child process that another thread of the same program was starting at that
+/// moment holds a copy of the lock's file until it runs its own program (the copy is
+/// closed then, but not before). A real holder (another upgrade) holds it for seconds
+/// or minutes, so the grace only delays that answer.
+pub const LOCK_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Pause between two attempts within [`LOCK_GRACE`].
+const LOCK_RETRY: std::time::Duration = std::time::Duration::from_millis(20);
+
 /// Why the store could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -199,7 +210,7 @@ impl Store {
     }
 
     /// Takes the lock. With `wait`, blocks until the holder releases it; without, fails
-    /// at once with [`StoreError::Locked`].
+    /// with [`StoreError::Locked`] when it is still held after [`LOCK_GRACE`].
     pub fn lock(&self, wait: bool) -> Result<StoreLock, StoreError> {
         let dir = self.latch_dir();
         fs::create_dir_all(&dir).map_err(io_err(&dir))?;
@@ -213,12 +224,18 @@ impl Store {
         if wait {
             file.lock().map_err(io_err(&path))?;
         } else {
-            match file.try_lock() {
-                Ok(()) => {}
-                Err(fs::TryLockError::WouldBlock) => {
-                    return Err(StoreError::Locked(self.root.clone()));
+            let started = std::time::Instant::now();
+            loop {
+                match file.try_lock() {
+                    Ok(()) => break,
+                    Err(fs::TryLockError::WouldBlock) if started.elapsed() < LOCK_GRACE => {
+                        std::thread::sleep(LOCK_RETRY);
+                    }
+                    Err(fs::TryLockError::WouldBlock) => {
+                        return Err(StoreError::Locked(self.root.clone()));
+                    }
+                    Err(fs::TryLockError::Error(e)) => return Err(io_err(&path)(e)),
                 }
-                Err(fs::TryLockError::Error(e)) => return Err(io_err(&path)(e)),
             }
         }
         Ok(StoreLock { _file: file })
@@ -593,5 +610,19 @@ mod tests {
         assert!(matches!(s.lock(false), Err(StoreError::Locked(_))));
         drop(held);
         assert!(s.lock(false).is_ok());
+    }
+
+    /// A lock let go within the grace is taken, not reported as held: the case of a
+    /// child process that briefly held a copy of the lock's file.
+    #[test]
+    fn lock_released_within_the_grace_is_taken() {
+        let (_d, s) = store();
+        let held = s.lock(false).unwrap();
+        let releaser = std::thread::spawn(move || {
+            std::thread::sleep(LOCK_GRACE / 10);
+            drop(held);
+        });
+        assert!(s.lock(false).is_ok());
+        releaser.join().unwrap();
     }
 }

@@ -95,14 +95,12 @@ impl Updater {
         })
     }
 
-    /// Takes the store's lock. Waiting happens on a blocking thread, so that other tasks
-    /// of the application (or a second upgrade in the same process) keep running.
+    /// Takes the store's lock. Waiting (and, without `wait`, the store's short grace)
+    /// happens on a blocking thread, so that other tasks of the application (or a second
+    /// upgrade in the same process) keep running.
     pub(crate) async fn lock(&self, wait: bool) -> Result<latch_store::StoreLock> {
-        if !wait {
-            return Ok(self.store.lock(false)?);
-        }
         let store = self.store.clone();
-        tokio::task::spawn_blocking(move || store.lock(true))
+        tokio::task::spawn_blocking(move || store.lock(wait))
             .await
             .map_err(|e| Error::Invalid(format!("waiting for the store lock failed: {e}")))?
             .map_err(Error::from)

@@ -161,7 +161,7 @@ impl Updater {
             report.remote = Some(d);
         }
         // Record the check (best effort under the lock: a running upgrade wins).
-        if let Ok(_lock) = self.store.lock(false) {
+        if let Ok(_lock) = self.lock(false).await {
             let mut state = self.store.state()?;
             state.last_check = Some(now_u);
             if let Some(h) = &hold {
