@@ -174,7 +174,7 @@ fn builtin_store() {
 #[test]
 #[cfg_attr(
     windows,
-    ignore = "the test registry (Debian's docker-registry) is a Linux binary"
+    ignore = "the image is pushed with skopeo, a Linux program here"
 )]
 fn registry_source() {
     let reg = latch_testkit::Registry::start();

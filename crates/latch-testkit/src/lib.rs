@@ -7,7 +7,8 @@
 //!
 //! - [`Registry`]: Debian's `docker-registry` (distribution 2.8) on 127.0.0.1 with a free
 //!   port, a temporary storage directory and a config written here; open, with basic auth
-//!   (htpasswd), or with bearer tokens from a real token server ([`TokenAuth`]).
+//!   (htpasswd), or with bearer tokens from a real token server ([`TokenAuth`]). Tests
+//!   under Wine get theirs from `latch-registry-broker` on the Linux side ([`BROKER_ENV`]).
 //! - [`Proxy`]: an HTTP/1.1 proxy in front of a registry that injects the faults a test
 //!   selects ([`Fault`], [`FaultRule`]) and logs every request ([`LogEntry`]).
 //! - [`ImageBuilder`] and [`IndexBuilder`]: OCI images in an OCI layout, built without a
@@ -51,7 +52,9 @@ pub use paths::{
 };
 pub use peers::Peers;
 pub use proxy::{DigestHeader, Fault, FaultRule, LogEntry, PathKind, Proxy};
-pub use registry::{Registry, RegistryBuilder};
+#[cfg(unix)]
+pub use registry::serve_broker;
+pub use registry::{BROKER_ENV, Registry, RegistryBuilder};
 pub use rekor::RekorServer;
 pub use skopeo::{Skopeo, push_with_skopeo};
 pub use token::{TokenAuth, TokenRequest, TokenServer};

@@ -137,14 +137,17 @@ impl std::fmt::Display for Mirror {
     }
 }
 
-/// A mirror as written: `oci:DIR` or a path (`/…`, `./…`, `../…`, `~/…`) is a layout
-/// (resolved by `path`); anything else a registry repository, given the image's tag.
+/// A mirror as written: `oci:DIR` or a path (`/…`, `./…`, `../…`, `~/…`, and on
+/// Windows `C:\…`, `.\…`, `..\…`) is a layout (resolved by `path`); anything else a
+/// registry repository, given the image's tag.
 fn mirror(s: &str, image: &Reference, path: impl Fn(&str) -> Result<PathBuf>) -> Result<Mirror> {
     let s = s.trim();
     if let Some(dir) = s.strip_prefix("oci:") {
         return Ok(Mirror::Layout(path(dir)?));
     }
-    if ["/", "./", "../", "~/"].iter().any(|p| s.starts_with(p)) {
+    let windows_path = cfg!(windows)
+        && (Path::new(s).is_absolute() || [".\\", "..\\"].iter().any(|p| s.starts_with(p)));
+    if windows_path || ["/", "./", "../", "~/"].iter().any(|p| s.starts_with(p)) {
         return Ok(Mirror::Layout(path(s)?));
     }
     let r = Reference::parse(s).map_err(|e| Error::Profile(format!("mirror {s:?}: {e}")))?;
@@ -697,6 +700,16 @@ impl Profile {
 mod tests {
     use super::*;
 
+    /// An absolute path on this platform: `/etc/app` as written here, `C:\etc\app` on
+    /// Windows (where `/etc/app` is relative to the current drive).
+    fn abs(p: &str) -> PathBuf {
+        if cfg!(windows) {
+            PathBuf::from(format!("C:{}", p.replace('/', "\\")))
+        } else {
+            PathBuf::from(p)
+        }
+    }
+
     const FULL: &str = r#"
 name = "dz"
 image = "ghcr.io/freedomofpress/dangerzone/v1"
@@ -720,10 +733,10 @@ cooldown = "6h"
 
     #[test]
     fn resolves_a_full_profile() {
-        let base = Path::new("/etc/app");
+        let base = abs("/etc/app");
         let p = Profile::resolve(
             ProfileFile::parse(FULL, "t").unwrap(),
-            base,
+            &base,
             "t",
             Overrides::default(),
         )
@@ -732,15 +745,18 @@ cooldown = "6h"
             p.image.to_string(),
             "ghcr.io/freedomofpress/dangerzone/v1:latest"
         );
-        assert_eq!(p.runtime, "store:/etc/app/store-dir");
-        assert_eq!(p.data_dir, Path::new("/etc/app/data"));
-        assert_eq!(p.source, Source::Layout("/etc/app/mirror".into()));
+        assert_eq!(
+            p.runtime,
+            format!("store:{}", abs("/etc/app/store-dir").display())
+        );
+        assert_eq!(p.data_dir, abs("/etc/app/data"));
+        assert_eq!(p.source, Source::Layout(abs("/etc/app/mirror")));
         assert_eq!(p.platform.to_string(), "linux/arm64");
-        assert_eq!(p.trust.keys[0], KeySource::File("/etc/app/k.pub".into()));
+        assert_eq!(p.trust.keys[0], KeySource::File(abs("/etc/app/k.pub")));
         assert!(matches!(p.trust.keys[1], KeySource::Inline(_)));
         assert_eq!(
             p.trust.rekor_keys[0],
-            KeySource::File("/abs/rekor.pub".into())
+            KeySource::File(abs("/abs/rekor.pub"))
         );
         assert_eq!(p.trust.tlog, Some(TlogMode::Optional));
         assert_eq!(p.trust.threshold, Some(2));
@@ -755,6 +771,32 @@ cooldown = "6h"
     }
 
     #[test]
+    fn mirrors_are_layouts_when_written_as_paths_of_this_platform() {
+        let image = Reference::parse("ghcr.io/a/b:stable").unwrap();
+        let base = abs("/etc/app");
+        let parse = |m: &str| mirror(m, &image, |p| Ok(in_file(&base, p)));
+        let registry = parse("mirror.example.org/a/b").unwrap();
+        assert_eq!(registry.to_string(), "mirror.example.org/a/b:stable");
+        for (written, want) in [
+            ("oci:usb", abs("/etc/app/usb")),
+            ("./usb", abs("/etc/app/usb")),
+            ("/media/usb", abs("/media/usb")),
+        ] {
+            assert_eq!(parse(written).unwrap(), Mirror::Layout(want), "{written}");
+        }
+        // A drive path or a backslash-relative one is a folder on Windows; elsewhere,
+        // not a repository either (refused, not taken as a folder named that).
+        for written in ["C:\\media\\usb", ".\\usb"] {
+            let got = parse(written);
+            if cfg!(windows) {
+                assert!(matches!(got, Ok(Mirror::Layout(_))), "{written}: {got:?}");
+            } else {
+                assert!(got.is_err(), "{written}: {got:?}");
+            }
+        }
+    }
+
+    #[test]
     fn a_profile_saved_with_windows_line_endings_reads_the_same() {
         let lf = ProfileFile::parse(FULL, "t").unwrap();
         let crlf = ProfileFile::parse(&FULL.replace('\n', "\r\n"), "t").unwrap();
@@ -765,22 +807,22 @@ cooldown = "6h"
     fn flags_override_the_file_and_suffice_alone() {
         let o = Overrides {
             image: Some("127.0.0.1:5000/app:stable".into()),
-            keys: vec!["/k.pub".into()],
+            keys: vec![abs("/k.pub").display().to_string().into()],
             runtime: Some("podman".into()),
-            data_dir: Some("/d".into()),
+            data_dir: Some(abs("/d")),
             ..Overrides::default()
         };
         let p = Profile::resolve(
             ProfileFile::parse(FULL, "t").unwrap(),
-            Path::new("/b"),
+            &abs("/b"),
             "t",
             o.clone(),
         )
         .unwrap();
         assert_eq!(p.image.tag(), Some("stable"));
-        assert_eq!(p.trust.keys, vec![KeySource::File("/k.pub".into())]);
+        assert_eq!(p.trust.keys, vec![KeySource::File(abs("/k.pub"))]);
         assert_eq!(p.runtime, "podman");
-        assert_eq!(p.data_dir, Path::new("/d"));
+        assert_eq!(p.data_dir, abs("/d"));
         let p = Profile::from_overrides(o).unwrap();
         assert_eq!(p.source, Source::Registry);
         assert_eq!(p.runtime, "podman");
@@ -797,19 +839,20 @@ cooldown = "6h"
             ("/b", ".", "/b"),
         ] {
             assert_eq!(
-                resolve_path(Path::new(base), Path::new(path)),
-                Path::new(want),
+                resolve_path(&abs(base), Path::new(path)),
+                abs(want),
                 "{base} + {path}"
             );
         }
         let cwd = std::env::current_dir().unwrap();
         assert_eq!(absolute(Path::new("rel/x")).unwrap(), cwd.join("rel/x"));
-        assert_eq!(absolute(Path::new("/a/./b")).unwrap(), Path::new("/a/b"));
+        assert_eq!(absolute(&abs("/a/./b")).unwrap(), abs("/a/b"));
         assert_eq!(
             absolute_runtime("store:s").unwrap(),
             format!("store:{}", cwd.join("s").display())
         );
-        assert_eq!(absolute_runtime("store:/s").unwrap(), "store:/s");
+        let store = format!("store:{}", abs("/s").display());
+        assert_eq!(absolute_runtime(&store).unwrap(), store);
         assert_eq!(absolute_runtime("podman").unwrap(), "podman");
         assert_eq!(
             absolute_runtime("store:").unwrap(),
@@ -879,12 +922,12 @@ trusted_root = "root/trusted_root.json"
             ("trust.rekor_keys", "/etc/app/rekor.pub"),
             ("trust.trusted_root", "/etc/app/root/trusted_root.json"),
         ];
-        let p = relative_profile(Path::new("/etc/app"), Overrides::default());
+        let p = relative_profile(&abs("/etc/app"), Overrides::default());
         let got = paths(&p);
         assert_eq!(got.len(), want.len());
         for ((field, got), (wfield, want)) in got.iter().zip(want) {
             assert_eq!(*field, wfield);
-            assert_eq!(got, Path::new(want), "{field}");
+            assert_eq!(got, &abs(want), "{field}");
         }
 
         // A relative folder (a profile named relative to the current directory) is
@@ -921,12 +964,9 @@ trusted_root = "root/trusted_root.json"
             ("trust.keys", cwd.join("k.pub")),
             ("trust.rekor_keys", cwd.join("r/rekor.pub")),
             // No flag for it: the file's, against the file's folder.
-            (
-                "trust.trusted_root",
-                "/etc/app/root/trusted_root.json".into(),
-            ),
+            ("trust.trusted_root", abs("/etc/app/root/trusted_root.json")),
         ];
-        let p = relative_profile(Path::new("/etc/app"), o);
+        let p = relative_profile(&abs("/etc/app"), o);
         for ((field, got), (wfield, want)) in paths(&p).into_iter().zip(want) {
             assert_eq!(field, wfield);
             assert_eq!(got, want, "{field}");
@@ -940,13 +980,13 @@ trusted_root = "root/trusted_root.json"
                     data_dir: Some("d".into()),
                     ..Overrides::default()
                 },
-                cwd.join("d/store"),
+                cwd.join("d").join("store"),
             ),
-            (Overrides::default(), "/etc/app/data/store".into()),
+            (Overrides::default(), abs("/etc/app/data/store")),
         ] {
             let mut file = ProfileFile::parse(RELATIVE, "t").unwrap();
             file.runtime = None;
-            let p = Profile::resolve(file, Path::new("/etc/app"), "t", o).unwrap();
+            let p = Profile::resolve(file, &abs("/etc/app"), "t", o).unwrap();
             assert_eq!(p.runtime, format!("store:{}", want.display()));
         }
 
@@ -962,7 +1002,7 @@ trusted_root = "root/trusted_root.json"
         assert_eq!(p.trust.keys, vec![KeySource::File(cwd.join("k.pub"))]);
         assert_eq!(
             p.runtime,
-            format!("store:{}", cwd.join("d/store").display())
+            format!("store:{}", cwd.join("d").join("store").display())
         );
     }
 

@@ -133,12 +133,20 @@ async fn fails_then_recovers(w: &World, make: impl Fn(Overrides) -> Updater) {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    not(target_os = "linux"),
+    ignore = "the health checks here are sh scripts"
+)]
 async fn a_failing_check_reverts_in_the_builtin_store() {
     let w = World::new();
     fails_then_recovers(&w, |o| w.updater_with(o)).await;
 }
 
 #[tokio::test]
+#[cfg_attr(
+    not(target_os = "linux"),
+    ignore = "podman with its own storage is a Linux fixture"
+)]
 async fn a_failing_check_reverts_in_podman() {
     let Some(storage) = PodmanStorage::new() else {
         return;

@@ -30,7 +30,7 @@ async fn mirror_image(
         .gzip_layer(20_000)
         .build_multi_arch(&dir, "latest");
     let reference = format!("{}/{repo}:latest", reg.host());
-    index_img.push_with(&w.skopeo, &reference);
+    w.push_index(&index_img, &reference);
     let digest = index_img.digest().clone();
     let sig = make_signature(
         &w.key,

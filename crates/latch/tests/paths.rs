@@ -59,7 +59,7 @@ async fn relative_paths_resolve_once_against_the_current_dir_or_the_profiles_fol
     assert_eq!(p.source, Source::Layout(conf.join("mirror")));
     assert_eq!(
         p.runtime,
-        format!("store:{}", conf.join("data/store").display())
+        format!("store:{}", conf.join("data").join("store").display())
     );
     assert_eq!(
         p.trust.keys,

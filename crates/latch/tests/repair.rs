@@ -201,6 +201,10 @@ async fn builtin_store_verify_local_checks_the_tag() {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    not(target_os = "linux"),
+    ignore = "podman with its own storage is a Linux fixture"
+)]
 async fn podman_finishes_interrupted_upgrades() {
     let Some(storage) = PodmanStorage::new() else {
         return;
@@ -237,6 +241,10 @@ async fn podman_finishes_interrupted_upgrades() {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    not(target_os = "linux"),
+    ignore = "a private dockerd is a Linux fixture"
+)]
 async fn docker_finishes_interrupted_upgrades() {
     let Some(daemon) = Dockerd::start() else {
         return;
@@ -265,6 +273,10 @@ async fn docker_finishes_interrupted_upgrades() {
 /// `verify-local` with podman asks podman once, about the managed tag only, whatever
 /// else the machine holds; and returns the id to run.
 #[tokio::test]
+#[cfg_attr(
+    not(target_os = "linux"),
+    ignore = "podman with its own storage is a Linux fixture"
+)]
 async fn verify_local_asks_podman_once() {
     let Some(storage) = PodmanStorage::new() else {
         return;

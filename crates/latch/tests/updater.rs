@@ -556,6 +556,10 @@ async fn checks_are_opt_in_with_a_cooldown_and_cost_one_request_when_nothing_cha
 }
 
 #[tokio::test]
+#[cfg_attr(
+    not(target_os = "linux"),
+    ignore = "cosign and skopeo (the peer tools) are Linux programs"
+)]
 async fn images_signed_by_cosign_and_skopeo_upgrade() {
     let Some(peers) = Peers::require() else {
         return;
@@ -652,6 +656,10 @@ async fn images_signed_by_cosign_and_skopeo_upgrade() {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    not(target_os = "linux"),
+    ignore = "podman with its own storage is a Linux fixture"
+)]
 async fn into_podman() {
     let Some(storage) = PodmanStorage::new() else {
         return;
@@ -687,6 +695,10 @@ async fn into_podman() {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    not(target_os = "linux"),
+    ignore = "a private dockerd is a Linux fixture"
+)]
 async fn into_docker() {
     let Some(daemon) = Dockerd::start() else {
         return;

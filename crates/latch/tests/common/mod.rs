@@ -12,7 +12,7 @@ use latch::trust::Signature;
 use latch::{Overrides, Profile, Updater};
 pub use latch_testkit::cosign::LogPosition;
 use latch_testkit::cosign::cosign_signature;
-use latch_testkit::{ImageBuilder, Registry, Skopeo};
+use latch_testkit::{BuiltIndex, ImageBuilder, Registry, Skopeo};
 
 /// A P-256 key pair with its public PEM written to a directory.
 pub struct TestKey {
@@ -131,6 +131,8 @@ pub struct World {
     pub key: TestKey,
     pub log: TestKey,
     pub repo: String,
+    /// The credentials pushes use.
+    pub creds: Option<(String, String)>,
 }
 
 pub const VERSION: &str = "org.opencontainers.image.version";
@@ -170,6 +172,7 @@ impl World {
             key,
             log,
             repo,
+            creds: creds.map(|(u, p)| (u.to_owned(), p.to_owned())),
         }
     }
 
@@ -216,8 +219,55 @@ impl World {
             .seed(seed)
             .gzip_layer(20_000)
             .build_multi_arch(&dir, tag);
-        index.push_with(&self.skopeo, &self.reference(tag).to_string());
+        self.push_index(&index, &self.reference(tag).to_string());
         index.digest().clone()
+    }
+
+    /// Pushes a built index to `reference`: with skopeo (a real peer) where it runs; on
+    /// Windows (tests under Wine), where the Linux skopeo cannot read the test's files,
+    /// with Latch's own registry client.
+    pub fn push_index(&self, index: &BuiltIndex, reference: &str) {
+        #[cfg(unix)]
+        index.push_with(&self.skopeo, reference);
+        #[cfg(not(unix))]
+        {
+            let layout = OciLayout::open(&index.layout_dir).unwrap();
+            let top = layout.resolve(Some(&index.tag)).unwrap();
+            let target = Reference::parse(reference).unwrap();
+            let credentials = match &self.creds {
+                Some((u, p)) => CredentialSource::Static(latch::registry::Credentials {
+                    username: u.clone(),
+                    secret: p.clone().into(),
+                }),
+                None => CredentialSource::None,
+            };
+            // The caller may be inside a runtime: push from a thread with its own (and a
+            // client of its own: pooled connections belong to the runtime that made them).
+            std::thread::scope(|s| {
+                s.spawn(|| {
+                    let client = &Client::new(ClientOptions {
+                        credentials,
+                        ..ClientOptions::default()
+                    })
+                    .unwrap();
+                    tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .unwrap()
+                        .block_on(latch::registry::push_from_layout(
+                            client,
+                            &layout,
+                            &top,
+                            &target,
+                            None,
+                            &latch::registry::NoProgress,
+                        ))
+                        .unwrap();
+                })
+                .join()
+                .unwrap();
+            });
+        }
     }
 
     /// Signs `digest` with the trusted key, logged at `index`/`time`, with a version.
