@@ -918,3 +918,64 @@ async fn a_payload_blob_of_the_wrong_size_is_named() {
     assert!(msg.contains("could not be used"), "{msg}");
     assert!(!msg.contains("no blob supplied"), "{msg}");
 }
+
+/// Every path below `dir` whose name Windows could not hold: a reserved character
+/// (`<>:"/\|?*` or a control character), a trailing dot or space, or a device name
+/// (`CON`, `NUL`, `COM1`, ...).
+fn names_windows_refuses(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut bad = Vec::new();
+    let mut todo = vec![dir.to_owned()];
+    while let Some(d) = todo.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            let stem = name.split('.').next().unwrap_or("").to_ascii_uppercase();
+            let device = ["CON", "PRN", "AUX", "NUL"].contains(&stem.as_str())
+                || ((stem.starts_with("COM") || stem.starts_with("LPT"))
+                    && stem.len() == 4
+                    && stem.as_bytes()[3].is_ascii_digit());
+            if name
+                .chars()
+                .any(|c| "<>:\"/\\|?*".contains(c) || c.is_control())
+                || name.ends_with('.')
+                || name.ends_with(' ')
+                || device
+            {
+                bad.push(path.clone());
+            }
+            if path.is_dir() {
+                todo.push(path);
+            }
+        }
+    }
+    bad
+}
+
+/// A data directory like a Windows user's (`C:\Users\Jane Doe\AppData\Local\...`: spaces)
+/// nested past Windows' 260-character limit for paths: upgrade, verify-local, status and
+/// a second upgrade work, and nothing Latch writes there has a name Windows refuses
+/// (digests go to disk as `sha256/<hex>` or `sha256-<hex>`, never with their `:`).
+#[tokio::test]
+async fn a_long_data_directory_with_spaces_works_and_holds_only_names_windows_allows() {
+    let w = World::new();
+    let v1 = w.publish(1, 100, "1").await;
+    let mut data = w.tmp.path().join("Jane Doe").join("App Data").join("Local");
+    while data.as_os_str().len() < 300 {
+        data = data.join("a folder with spaces");
+    }
+    let u = w.updater_with(latch::Overrides {
+        data_dir: Some(data.clone()),
+        ..w.overrides()
+    });
+    assert_eq!(installs(&u).await, v1);
+    let v2 = w.publish(2, 200, "2").await;
+    assert_eq!(installs(&u).await, v2);
+    let status = u.status().await.unwrap();
+    assert_eq!(status.installed.map(|i| i.signed_digest), Some(v2));
+    let bad = names_windows_refuses(&data);
+    assert!(bad.is_empty(), "names Windows refuses: {bad:?}");
+    assert!(
+        data.join("store").is_dir(),
+        "the store is inside the data directory"
+    );
+}
