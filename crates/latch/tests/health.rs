@@ -14,13 +14,31 @@ use latch::runtime::{CliRuntime, Runtime};
 use latch::{Error, Overrides, Updater, UpgradeOptions};
 use latch_testkit::PodmanStorage;
 
-/// A check that refuses exactly `bad`.
+/// A check that refuses exactly `bad`: an `sh` script, or on Windows a `cmd` one (its
+/// words passed apart, so that none needs quoting).
 fn refusing(bad: &Digest) -> Vec<String> {
-    vec![
-        "sh".into(),
-        "-c".into(),
-        format!("echo checking {{image}} >&2; test \"$LATCH_DIGEST\" != {bad}"),
-    ]
+    if cfg!(windows) {
+        let words = ["cmd", "/C", "if", "%LATCH_DIGEST%==", "exit", "1"];
+        let mut argv: Vec<String> = words.iter().map(|w| (*w).to_owned()).collect();
+        argv[3].push_str(&bad.to_string());
+        argv
+    } else {
+        vec![
+            "sh".into(),
+            "-c".into(),
+            format!("echo checking {{image}} >&2; test \"$LATCH_DIGEST\" != {bad}"),
+        ]
+    }
+}
+
+/// A check that never ends by itself (its timeout ends it).
+fn hanging() -> Vec<String> {
+    let words: &[&str] = if cfg!(windows) {
+        &["cmd", "/C", "for", "/L", "%i", "in", "(1,0,2)", "do", "rem"]
+    } else {
+        &["sleep", "30"]
+    };
+    words.iter().map(|w| (*w).to_owned()).collect()
 }
 
 /// The old image is what the application runs, verified; the new one is gone.
@@ -75,7 +93,7 @@ async fn fails_then_recovers(w: &World, make: impl Fn(Overrides) -> Updater) {
     let failed = s.failed.unwrap();
     assert_eq!(failed.digest, v2);
     assert!(failed.reason.contains("failed"), "{}", failed.reason);
-    assert_eq!(s.health_check.unwrap()[0], "sh");
+    assert_eq!(s.health_check.unwrap(), refusing(&v2));
 
     // Not tried again: a status, not an error, and nothing pulled.
     let r = checked
@@ -111,7 +129,7 @@ async fn fails_then_recovers(w: &World, make: impl Fn(Overrides) -> Updater) {
     // A check that hangs is ended by its timeout, and counts as a failure.
     let v3 = w.publish(3, 300, "3").await;
     let slow = make(Overrides {
-        health_check: Some(vec!["sleep".into(), "30".into()]),
+        health_check: Some(hanging()),
         health_timeout: Some("1s".into()),
         ..w.overrides()
     });
@@ -133,10 +151,6 @@ async fn fails_then_recovers(w: &World, make: impl Fn(Overrides) -> Updater) {
 }
 
 #[tokio::test]
-#[cfg_attr(
-    not(target_os = "linux"),
-    ignore = "the health checks here are sh scripts"
-)]
 async fn a_failing_check_reverts_in_the_builtin_store() {
     let w = World::new();
     fails_then_recovers(&w, |o| w.updater_with(o)).await;
