@@ -31,7 +31,7 @@ if [ -d "$testdata/dangerzone" ]; then
     seed decide "$dz"/signatures/valid/*/*.json
     seed pem_key "$dz"/*.pub "$dz"/*.key
 fi
-for t in signature_objects payload rekor pem_key decide; do mkdir -p "corpus/$t"; done
+for t in signature_objects payload rekor pem_key decide rotation; do mkdir -p "corpus/$t"; done
 
 cargo fuzz build
 for target in $(cargo fuzz list); do
