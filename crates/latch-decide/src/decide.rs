@@ -33,7 +33,7 @@ pub fn decide(trust: &Trust, candidates: &Candidates, digest: &Digest, now: i64)
                 max: MAX_SIGNATURES,
             })
         } else {
-            check_sig(trust, digest, index, c, now)
+            check_sig(trust, digest, index, c, now).and_then(|a| not_revoked(trust, a))
         };
         outcomes.push(Outcome {
             kind: CandidateKind::Sig,
@@ -46,7 +46,7 @@ pub fn decide(trust: &Trust, candidates: &Candidates, digest: &Digest, now: i64)
         let result = if index >= MAX_BUNDLES {
             Err(Refusal::OverBound { max: MAX_BUNDLES })
         } else {
-            check_bundle(trust, digest, b)
+            check_bundle(trust, digest, b).and_then(|a| not_revoked(trust, a))
         };
         outcomes.push(Outcome {
             kind: CandidateKind::Bundle,
@@ -130,6 +130,26 @@ fn entry_of(trust: &Trust, s: &crate::trust::TrustedSigner) -> Option<usize> {
     match s {
         crate::trust::TrustedSigner::Key { log_id, .. } => trust.key_entry(log_id),
         crate::trust::TrustedSigner::Identity { index, .. } => trust.identity_entry(*index),
+    }
+}
+
+/// A signature by a revoked key counts only for what a log shows it signed before the
+/// key's distrust time; a time the signer merely claims (a payload timestamp) does not.
+fn not_revoked(trust: &Trust, a: Accepted) -> Result<Accepted, Refusal> {
+    let Signer::Key { log_id, .. } = &a.signer else {
+        return Ok(a);
+    };
+    let Some(distrust_after) = trust.distrust_after(log_id) else {
+        return Ok(a);
+    };
+    let logged = a.log_entries.iter().filter_map(|e| e.integrated_time).min();
+    match logged {
+        Some(t) if t < distrust_after => Ok(a),
+        _ => Err(Refusal::Revoked {
+            key: log_id.clone(),
+            distrust_after,
+            logged,
+        }),
     }
 }
 

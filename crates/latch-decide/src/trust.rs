@@ -94,6 +94,9 @@ pub struct Trust {
     identity_root: Option<TrustRoot>,
     /// SLSA provenance required on top of the signatures.
     provenance: Option<Provenance>,
+    /// Revoked keys (log id, distrust time): among the keys, but counted only for what
+    /// the log shows they signed before that time.
+    revoked: Vec<(String, i64)>,
 }
 
 /// The provenance an image must have on top of its signatures: a SLSA provenance
@@ -118,6 +121,7 @@ pub struct TrustBuilder {
     repository: Option<Reference>,
     identity_root: Option<TrustRoot>,
     provenance: Option<Provenance>,
+    revoked: Vec<(String, i64)>,
 }
 
 impl TrustBuilder {
@@ -130,6 +134,16 @@ impl TrustBuilder {
     /// Trusts signing keys.
     pub fn keys(mut self, keys: impl IntoIterator<Item = PublicKey>) -> TrustBuilder {
         self.keys.extend(keys);
+        self
+    }
+
+    /// Trusts a revoked key (a trust document's, `latch-rotation`) for what the
+    /// transparency log shows it signed before `distrust_after` (Unix seconds) only: its
+    /// signatures logged at or after that time, or with no log time (a time the signer
+    /// merely claims does not count), are refused as [`crate::Refusal::Revoked`].
+    pub fn revoked_key(mut self, key: PublicKey, distrust_after: i64) -> TrustBuilder {
+        self.revoked.push((key.log_id().to_owned(), distrust_after));
+        self.keys.push(key);
         self
     }
 
@@ -257,6 +271,7 @@ impl TrustBuilder {
             identity_signers,
             identity_root: self.identity_root,
             provenance: self.provenance,
+            revoked: self.revoked,
         })
     }
 }
@@ -270,6 +285,19 @@ impl Trust {
     /// The trusted keys (distinct).
     pub fn keys(&self) -> &[PublicKey] {
         self.legacy.as_ref().map(Policy::keys).unwrap_or(&[])
+    }
+
+    /// The revoked keys among [`Trust::keys`], by log id, with their distrust times.
+    pub fn revoked(&self) -> &[(String, i64)] {
+        &self.revoked
+    }
+
+    /// The distrust time of the key with this log id, if it is revoked.
+    pub fn distrust_after(&self, log_id: &str) -> Option<i64> {
+        self.revoked
+            .iter()
+            .find(|(id, _)| id == log_id)
+            .map(|(_, t)| *t)
     }
 
     /// The trusted keyless identities.

@@ -133,6 +133,15 @@ pub enum Refusal {
     },
     /// Found, but not a usable signature.
     Unusable(UnusableKind),
+    /// By a revoked key, and not logged before its distrust time.
+    Revoked {
+        /// The key's log id.
+        key: String,
+        /// Its distrust time (Unix seconds).
+        distrust_after: i64,
+        /// When the log integrated the signature, if a log shows it.
+        logged: Option<i64>,
+    },
 }
 
 impl Refusal {
@@ -149,6 +158,7 @@ impl Refusal {
             Refusal::NotSha256 => "not-sha256",
             Refusal::OverBound { .. } => "over-bound",
             Refusal::Unusable(_) => "unusable",
+            Refusal::Revoked { .. } => "revoked",
         }
     }
 
@@ -179,6 +189,24 @@ impl std::fmt::Display for Refusal {
                 write!(f, "not looked at: over the bound of {max} of its kind")
             }
             Refusal::Unusable(u) => write!(f, "{u}"),
+            Refusal::Revoked {
+                key,
+                distrust_after,
+                logged,
+            } => {
+                let key = key.get(..12).unwrap_or(key);
+                match logged {
+                    Some(t) => write!(
+                        f,
+                        "key {key} is revoked: distrusted from {distrust_after}, logged at {t}"
+                    ),
+                    None => write!(
+                        f,
+                        "key {key} is revoked (distrusted from {distrust_after}) and no log \
+                         shows when it signed"
+                    ),
+                }
+            }
         }
     }
 }

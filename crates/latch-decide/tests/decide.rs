@@ -565,3 +565,82 @@ fn logs_required_optional_and_ignored() {
     assert!(v.trusted);
     assert_eq!(v.max_log_index, None);
 }
+
+/// A key signature of `d` logged by `log` at `time`.
+fn sig_logged_at(k: &TestKey, d: &Digest, log: &TestKey, time: i64) -> Signature {
+    let log = Some((log, LogPosition { index: 7, time }));
+    Signature::from_cosign_json(cosign_signature(k, REPO, &d.to_string(), log, &[]).as_bytes())
+        .unwrap()
+}
+
+#[test]
+fn a_revoked_key_counts_only_for_what_was_logged_before_its_distrust_time() {
+    let (old, new, log) = (
+        TestKey::generate(),
+        TestKey::generate(),
+        TestKey::generate(),
+    );
+    let cutoff = now() - 1000;
+    let trust = |tlog| {
+        Trust::builder()
+            .key(public(&new))
+            .revoked_key(public(&old), cutoff)
+            .rekor_key(public(&log))
+            .tlog(tlog)
+            .repository(Reference::parse(REPO).unwrap())
+            .build()
+            .unwrap()
+    };
+    let logged = trust(TlogMode::Required);
+    assert_eq!(
+        logged.distrust_after(&public(&old).log_id().to_owned()),
+        Some(cutoff)
+    );
+    let d = digest(40);
+
+    // Logged before the distrust time: still counts (an installed image stays valid).
+    let v = decide(
+        &logged,
+        &sigs(vec![sig_logged_at(&old, &d, &log, cutoff - 1)]),
+        &d,
+        now(),
+    );
+    assert!(v.trusted, "{}", v.summary());
+
+    // Logged at or after it: refused, saying why, and counted for nothing.
+    for t in [cutoff, cutoff + 1] {
+        let v = decide(
+            &logged,
+            &sigs(vec![sig_logged_at(&old, &d, &log, t)]),
+            &d,
+            now(),
+        );
+        assert!(!v.trusted);
+        match refusal(&v, CandidateKind::Sig, 0) {
+            Refusal::Revoked {
+                key,
+                distrust_after,
+                logged,
+            } => {
+                assert_eq!(key, public(&old).log_id());
+                assert_eq!((*distrust_after, *logged), (cutoff, Some(t)));
+            }
+            other => panic!("expected a revoked key, got {other}"),
+        }
+        assert_eq!(refusal(&v, CandidateKind::Sig, 0).check(), "revoked");
+    }
+
+    // With no log time (the log not required, no SET): the signer's own claim of a time
+    // does not count.
+    let unlogged = trust(TlogMode::Optional);
+    let v = decide(&unlogged, &sigs(vec![sig(&old, &d, None)]), &d, now());
+    assert!(!v.trusted);
+    assert!(matches!(
+        refusal(&v, CandidateKind::Sig, 0),
+        Refusal::Revoked { logged: None, .. }
+    ));
+
+    // The key in force is not affected, logged or not.
+    let v = decide(&unlogged, &sigs(vec![sig(&new, &d, None)]), &d, now());
+    assert!(v.trusted, "{}", v.summary());
+}
