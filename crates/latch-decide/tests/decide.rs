@@ -592,10 +592,7 @@ fn a_revoked_key_counts_only_for_what_was_logged_before_its_distrust_time() {
             .unwrap()
     };
     let logged = trust(TlogMode::Required);
-    assert_eq!(
-        logged.distrust_after(&public(&old).log_id().to_owned()),
-        Some(cutoff)
-    );
+    assert_eq!(logged.distrust_after(public(&old).log_id()), Some(cutoff));
     let d = digest(40);
 
     // Logged before the distrust time: still counts (an installed image stays valid).
