@@ -109,8 +109,26 @@ fn main() {
             .build_multi_arch(&tmp.path().join(format!("img-{seed}")), "latest");
         built.push_with(&skopeo, &reg.reference("app/sandbox:latest"));
         let by_digest = format!("{}/app/sandbox@{}", reg.host(), built.digest());
-        latch(&["sign", &by_digest, "--key", key.to_str().unwrap()], &env);
+        // A signed version, so that a newer image proves it is not older (no log here).
+        let version = format!("org.opencontainers.image.version={seed}");
+        latch(
+            &[
+                "sign",
+                &by_digest,
+                "--key",
+                key.to_str().unwrap(),
+                "-a",
+                &version,
+            ],
+            &env,
+        );
     };
+    let profile = tmp.path().join("profile.toml");
+    std::fs::write(
+        &profile,
+        "[trust]\nversion_annotation = \"org.opencontainers.image.version\"\n",
+    )
+    .unwrap();
     publish(1);
     let proxy = Proxy::start(&reg);
     let data = tmp.path().join("data");
@@ -119,6 +137,8 @@ fn main() {
     let common = |cmd: &'static str| -> Vec<String> {
         vec![
             cmd.into(),
+            "--profile".into(),
+            profile.display().to_string(),
             "--image".into(),
             image.clone(),
             "--repository".into(),

@@ -329,6 +329,27 @@ fn every_documented_json_document_matches_its_command() {
         );
     }
 
+    // Key rotation last (it changes what the checks above would trust): version 2 with
+    // the same key, cosigned by it.
+    c.check(
+        "rotate-keys",
+        &[
+            "rotate-keys",
+            "--json",
+            &repo,
+            "--app-key",
+            &public,
+            "--key",
+            &key,
+            "--new-key",
+            &key,
+            "--expires",
+            "30d",
+        ],
+        &env,
+        true,
+    );
+
     // Every documented command was exercised, except those that need attestations signed
     // by a Fulcio-like CA (covered by crates/latch-cli/tests of verify-attestation).
     let untested: Vec<&String> = c

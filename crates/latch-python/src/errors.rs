@@ -92,6 +92,7 @@ fn classify(e: &Error) -> (Class, &'static str) {
         Error::Profile(_) => (Class::ConfigurationError, "profile"),
         Error::Invalid(_) => (Class::ConfigurationError, "invalid"),
         Error::Interrupted(_) => (Class::LatchError, "interrupted"),
+        Error::TrustChain(_) => (Class::VerificationError, "trust-chain"),
         // A variant added to `latch::Error` after this mapping was written.
         #[allow(unreachable_patterns)]
         _ => (Class::LatchError, "error"),

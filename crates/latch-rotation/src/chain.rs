@@ -118,6 +118,18 @@ impl Succession {
     /// documents of one version, or a newest version expired at `now` is refused, and
     /// nothing is adopted.
     pub fn follow(&self, envelopes: &[&[u8]], now: i64) -> Result<Followed, ChainError> {
+        self.walk(envelopes, Some(now))
+    }
+
+    /// Follows a chain adopted before (as [`Succession::chain`] gave it, persisted or
+    /// carried in an archive) by the same rules, except that the newest version's
+    /// expiry is not checked: what was adopted stays in force, offline, until a newer
+    /// version replaces it (expiry guards adopting, against a frozen registry).
+    pub fn restore(&self, envelopes: &[&[u8]]) -> Result<Succession, ChainError> {
+        Ok(self.walk(envelopes, None)?.succession)
+    }
+
+    fn walk(&self, envelopes: &[&[u8]], now: Option<i64>) -> Result<Followed, ChainError> {
         let mut offered: Vec<Offer> = Vec::new();
         for bytes in envelopes {
             let opened = Envelope::open(bytes)?;
@@ -182,7 +194,7 @@ impl Succession {
             state = state.adopt(link, offer.bytes)?;
             adopted.push(want);
         }
-        if let Some(expires) = state.expires
+        if let (Some(expires), Some(now)) = (state.expires, now)
             && expires <= now
         {
             return Err(ChainError::Expired {

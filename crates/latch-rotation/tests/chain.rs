@@ -243,6 +243,9 @@ fn gaps_forks_expiry_and_other_repositories_are_refused() {
         }
     );
     let v2_old = v1.follow(&[&old], NOW - 10).unwrap().succession;
+    // Adopted before it expired, it stays in force offline (restored, not re-adopted).
+    let kept: Vec<&[u8]> = v2_old.chain().iter().map(|c| c.as_slice()).collect();
+    assert_eq!(v1.restore(&kept).unwrap().version(), 2);
     let newer = sealed(&doc(&v2_old, &[&k.c], 1, NOW + YEAR), &[&k.b]);
     assert_eq!(follow(&v1, &[&old, &newer]).unwrap().adopted, vec![2, 3]);
 

@@ -36,6 +36,7 @@ pub mod nightly;
 pub mod password;
 pub mod pkcs11;
 pub mod promote;
+pub mod rotate;
 pub mod sign;
 pub mod signer;
 pub mod sigstore;
@@ -53,6 +54,7 @@ pub use nightly::{
 pub use password::{Password, PasswordError};
 pub use pkcs11::{Pin, PinError, Pkcs11Error, Pkcs11Signer, Pkcs11Uri};
 pub use promote::{PromoteError, PromoteReport, promote};
+pub use rotate::{RevokedKey, RotateError, RotateOptions, RotateReport, rotate_keys};
 pub use sign::{SignError, SignOptions, SignReport, SignedManifest, now_unix, sign};
 pub use signer::{Signer, SignerError};
 pub use sigstore::signature_tag;

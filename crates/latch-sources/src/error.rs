@@ -30,4 +30,12 @@ pub enum SourceError {
         #[source]
         source: DocumentError,
     },
+    /// A trust document version is already published: rotating again would replace it.
+    #[error("{reference} already exists: trust document version {version} is published")]
+    TrustVersionTaken {
+        /// The tag.
+        reference: String,
+        /// The version.
+        version: u64,
+    },
 }

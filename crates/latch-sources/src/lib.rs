@@ -14,6 +14,7 @@ pub mod attestations;
 mod error;
 pub mod layout;
 pub mod registry;
+pub mod trust_chain;
 
 use latch_decide::{Candidates, Trust, Verdict};
 use latch_oci::{Descriptor, Digest, OciLayout, Reference};

@@ -443,6 +443,42 @@ impl Store {
         atomic_write(&path, &bytes).map_err(io_err(&path))
     }
 
+    /// The trust document chain adopted (`latch-rotation`): the envelopes of versions 2,
+    /// 3, ... as their exact bytes, one file each (`latch/trust-chain/v<N>.json`), read
+    /// up to the first missing version. What they say is checked again by whoever reads
+    /// them (they are followed from version 1 each time).
+    pub fn trust_chain(&self) -> Result<Vec<Vec<u8>>, StoreError> {
+        let mut chain = Vec::new();
+        for version in 2u64.. {
+            match read_optional(&self.trust_chain_path(version))? {
+                Some(bytes) => chain.push(bytes),
+                None => break,
+            }
+        }
+        Ok(chain)
+    }
+
+    /// Records the chain adopted (versions 2, 3, ... in order): the versions not yet
+    /// on disk are written, each atomically; those there are left (a version's envelope
+    /// never changes once adopted).
+    pub fn save_trust_chain(&self, chain: &[Vec<u8>]) -> Result<(), StoreError> {
+        let dir = self.latch_dir().join("trust-chain");
+        fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+        for (version, bytes) in (2u64..).zip(chain) {
+            let path = self.trust_chain_path(version);
+            if !path.exists() {
+                atomic_write(&path, bytes).map_err(io_err(&path))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn trust_chain_path(&self, version: u64) -> PathBuf {
+        self.latch_dir()
+            .join("trust-chain")
+            .join(format!("v{version}.json"))
+    }
+
     /// This installation's random ID (`latch/install-id`, 32 hex digits), created the
     /// first time it is asked for. Not a secret: it only places the installation in a
     /// staged rollout's buckets, and is never sent anywhere.
@@ -601,6 +637,24 @@ mod tests {
         assert_eq!(s.state().unwrap(), st);
         fs::write(s.root().join("latch/state.json"), "{oops").unwrap();
         assert!(matches!(s.state(), Err(StoreError::Corrupt { .. })));
+    }
+
+    #[test]
+    fn the_trust_chain_is_kept_version_by_version() {
+        let (_d, s) = store();
+        assert!(s.trust_chain().unwrap().is_empty());
+        s.save_trust_chain(&[b"v2".to_vec()]).unwrap();
+        s.save_trust_chain(&[b"v2".to_vec(), b"v3".to_vec()])
+            .unwrap();
+        assert_eq!(
+            s.trust_chain().unwrap(),
+            vec![b"v2".to_vec(), b"v3".to_vec()]
+        );
+        // A version on disk is not rewritten; a gap ends the chain read.
+        s.save_trust_chain(&[b"other".to_vec()]).unwrap();
+        assert_eq!(s.trust_chain().unwrap()[0], b"v2");
+        fs::remove_file(s.root().join("latch/trust-chain/v2.json")).unwrap();
+        assert!(s.trust_chain().unwrap().is_empty());
     }
 
     #[test]

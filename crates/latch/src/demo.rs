@@ -84,6 +84,7 @@ pub fn profile(o: Overrides) -> Result<Profile> {
             rollback_floor: None,
             version_annotation: Some(DEMO_VERSION_ANNOTATION.into()),
             max_signature_age: None,
+            follow_rotations: None,
             identities: Vec::new(),
             trusted_root: None,
         },

@@ -192,6 +192,10 @@ pub enum Error {
     /// Input that is not what it should be, said in words.
     #[error("{0}")]
     Invalid(String),
+    /// The trust documents beside the image (key rotation), or the chain kept in the data
+    /// directory, cannot be followed from the profile's keys: nothing was adopted.
+    #[error("key rotation: {0}")]
+    TrustChain(#[from] latch_rotation::ChainError),
 }
 
 fn rollback_message(reasons: &[RollbackReason]) -> String {
@@ -244,6 +248,7 @@ impl Error {
             Error::NotAttested { .. } => "not-attested",
             Error::Profile(_) => "profile",
             Error::Invalid(_) => "invalid",
+            Error::TrustChain(_) => "trust-chain",
         }
     }
 

@@ -28,6 +28,7 @@
 //! rollback_floor = 168898587               # the last log index this app release knows
 //! version_annotation = "org.opencontainers.image.version"  # ratchet on a signed version too
 //! max_signature_age = "30d"                # older than this: a possible freeze attack
+//! follow_rotations = true                  # follow the releasers' trust documents (docs/trust-rotation.md)
 //!
 //! # [provenance]                          # SLSA provenance required on top of the signatures
 //! # repository = "freedomofpress/dangerzone-image"   # OWNER/REPO that built it
@@ -184,6 +185,9 @@ pub struct TrustSection {
     /// Maximum age of the newest signature of `latest` before it is reported as a
     /// possible freeze attack.
     pub max_signature_age: Option<String>,
+    /// Follow the trust documents the keys publish beside the image (key rotation and
+    /// revocation, docs/trust-rotation.md); default true.
+    pub follow_rotations: Option<bool>,
     /// Trusted keyless signers (Fulcio certificates in Sigstore bundles).
     #[serde(default)]
     pub identities: Vec<IdentitySpec>,
@@ -346,6 +350,8 @@ pub struct Profile {
     pub version_annotation: Option<String>,
     /// Freeze threshold.
     pub max_signature_age: Option<Duration>,
+    /// Whether the trust documents beside the image are followed (key rotation).
+    pub follow_rotations: bool,
     /// Checks on before the user chose.
     pub updates_default: bool,
     /// Time between automatic checks.
@@ -665,6 +671,7 @@ impl Profile {
             rollback_floor: o.rollback_floor.or(t.rollback_floor),
             version_annotation: t.version_annotation.clone(),
             max_signature_age,
+            follow_rotations: t.follow_rotations.unwrap_or(true),
             updates_default: u.enabled.unwrap_or(false),
             cooldown: duration("cooldown", u.cooldown.as_deref().unwrap_or("12h"))?,
             jitter: duration("jitter", u.jitter.as_deref().unwrap_or("1h"))?,

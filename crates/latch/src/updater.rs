@@ -3,6 +3,8 @@
 //! [`crate::archive`], one file each; this file holds what they share: construction, the
 //! adapters, the lock, the floor.
 
+use std::sync::{Arc, RwLock};
+
 use latch_decide::Trust;
 use latch_oci::Reference;
 use latch_registry::{Client, ClientOptions};
@@ -11,12 +13,15 @@ use latch_store::Store;
 
 use crate::error::{Error, Result};
 use crate::profile::Profile;
+use crate::trust::rotation::InForce;
 
 /// Keeps one application's image current. Built from a [`Profile`].
 #[derive(Debug)]
 pub struct Updater {
     pub(crate) profile: Profile,
-    pub(crate) trust: Trust,
+    /// The trust in force: the profile's, or a key rotation's newer version (replaced
+    /// when `check` or `upgrade` follows a newer one).
+    in_force: RwLock<InForce>,
     pub(crate) client: Client,
     pub(crate) runtime: Runtime,
     pub(crate) store: Store,
@@ -31,7 +36,6 @@ impl Updater {
 
     /// An updater with explicit registry options.
     pub fn with_client_options(profile: Profile, mut opts: ClientOptions) -> Result<Updater> {
-        let trust = profile.trust.load()?;
         if opts.auth_cache.is_none() {
             // Tokens kept between runs: an unchanged check is then one request.
             opts.auth_cache = Some(profile.data_dir.join("latch").join("auth-cache.json"));
@@ -39,9 +43,10 @@ impl Updater {
         let client = Client::new(opts)?;
         let runtime = Runtime::parse(&profile.runtime)?;
         let store = Store::new(&profile.data_dir);
+        let in_force = RwLock::new(InForce::load(&profile, &store)?);
         Ok(Updater {
             profile,
-            trust,
+            in_force,
             client,
             runtime,
             store,
@@ -65,9 +70,29 @@ impl Updater {
         &self.runtime
     }
 
-    /// Everything trusted: keys and identities, and the threshold over both.
-    pub fn trust(&self) -> &Trust {
-        &self.trust
+    /// Everything trusted now: keys and identities, and the threshold over both (the
+    /// keys of the newest key rotation version followed, when there is one).
+    pub fn trust(&self) -> Arc<Trust> {
+        self.in_force().trust
+    }
+
+    /// The key rotation version in force (1: the profile's keys), when rotations are
+    /// followed.
+    pub fn trust_version(&self) -> Option<u64> {
+        self.in_force().succession.map(|s| s.version())
+    }
+
+    /// The trust in force, with the rotation version it came from.
+    pub(crate) fn in_force(&self) -> InForce {
+        // A panic elsewhere while holding the lock leaves a value that is still whole.
+        self.in_force
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    pub(crate) fn set_in_force(&self, next: InForce) {
+        *self.in_force.write().unwrap_or_else(|e| e.into_inner()) = next;
     }
 
     /// The registry client.

@@ -56,7 +56,8 @@ async fn an_unchanged_check_is_one_request_and_tokens_are_kept_between_runs() {
     let unchanged_bytes: u64 = log.iter().map(|e| e.bytes).sum();
     assert_eq!(unchanged_bytes, 0, "a HEAD carries no body");
 
-    // An update: the manifest, the .sig manifest and its payload; still no token request.
+    // An update: the next key rotation version's tag (a 404: none published), the
+    // manifest, the .sig manifest and its payload; still no token request.
     w.publish(2, 200, "2").await;
     proxy.clear_log();
     tokens.clear_requests();
@@ -67,7 +68,11 @@ async fn an_unchanged_check_is_one_request_and_tokens_are_kept_between_runs() {
         .iter()
         .map(|e| format!("{} {}", e.method, e.path))
         .collect();
-    assert_eq!(log.len(), 4, "{kinds:?}");
+    assert_eq!(log.len(), 5, "{kinds:?}");
+    assert!(
+        kinds.contains(&"GET /v2/app/sandbox/manifests/latch-trust-v2".to_owned()),
+        "{kinds:?}"
+    );
     assert_eq!(tokens.request_count(), 0);
     println!(
         "update found: {} requests, {} bytes",

@@ -471,7 +471,7 @@ async fn every_path_gives_the_same_answer() {
         let mut answers: Vec<(&str, Answer)> = Vec::new();
 
         // `latch verify`: the registry, through the same decision.
-        let verified = latch::verify::decide_remote(&m.client, &reference, updater.trust(), now())
+        let verified = latch::verify::decide_remote(&m.client, &reference, &updater.trust(), now())
             .await
             .unwrap();
         let verify_answer = if verified.candidates.is_empty() {

@@ -14,6 +14,7 @@ pub mod prepare_archive;
 pub mod profile_args;
 pub mod promote;
 pub mod pull;
+pub mod rotate_keys;
 pub mod sign;
 pub mod status;
 pub mod store_signatures;

@@ -70,6 +70,7 @@ impl Updater {
             .cloned()
             .unwrap_or_else(|| self.profile.platform.clone());
         let client = &self.client;
+        self.follow_rotations(&image, now).await?;
         let top = client.get_manifest(&image).await?;
         // Prefer the platform manifest's own signatures (Dangerzone's CI signs with
         // --recursive); else the index's, carrying the index and that one platform.
@@ -81,17 +82,19 @@ impl Updater {
                 let platform_manifest = client
                     .get_manifest(&image.with_digest(desc.digest.clone()))
                     .await?;
-                match verify_in_registry(client, &image, &desc.digest, &self.trust, now).await {
+                match verify_in_registry(client, &image, &desc.digest, &self.trust(), now).await {
                     Ok(d) => (platform_manifest, KIND_IMAGE, d),
                     Err(_) => {
-                        let d = verify_in_registry(client, &image, top.digest(), &self.trust, now)
-                            .await?;
+                        let d =
+                            verify_in_registry(client, &image, top.digest(), &self.trust(), now)
+                                .await?;
                         (top.clone(), KIND_INDEX, d)
                     }
                 }
             }
             None => {
-                let d = verify_in_registry(client, &image, top.digest(), &self.trust, now).await?;
+                let d =
+                    verify_in_registry(client, &image, top.digest(), &self.trust(), now).await?;
                 (top.clone(), KIND_IMAGE, d)
             }
         };

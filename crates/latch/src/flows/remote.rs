@@ -117,12 +117,13 @@ impl Updater {
     /// The image from `image`'s registry (the profile's, or a mirror holding it under
     /// another name), decided on with the profile's trust.
     async fn fetch_registry(&self, image: &Reference, now: i64) -> Result<Remote> {
+        self.follow_rotations(image, now).await?;
         let manifest = self.client.get_manifest(image).await?;
         let decided = crate::verify::verify_in_registry(
             &self.client,
             image,
             manifest.digest(),
-            &self.trust,
+            &self.trust(),
             now,
         )
         .await?;
@@ -173,7 +174,7 @@ impl Updater {
             layout: &layout,
             entries,
         };
-        let decided = latch_sources::decide(&source, &self.trust, manifest.digest(), now).await?;
+        let decided = latch_sources::decide(&source, &self.trust(), manifest.digest(), now).await?;
         let location = format!("{what}: {}.sig", manifest.digest().tag_form());
         let platform_digest = self.platform_of(&manifest, what)?;
         Ok(Remote {

@@ -93,20 +93,20 @@ impl Updater {
                 Source::Layout(p) => format!("oci:{}", p.display()),
             },
             keys: self
-                .trust
+                .trust()
                 .keys()
                 .iter()
                 .map(|k| k.store_id().to_owned())
                 .collect(),
             identities: self
-                .trust
+                .trust()
                 .identities()
                 .iter()
                 .map(|i| format!("{} from {}", i.san, i.issuer))
                 .collect(),
-            threshold: self.trust.threshold(),
+            threshold: self.trust().threshold(),
             provenance: self
-                .trust
+                .trust()
                 .provenance()
                 .map(|p| {
                     p.policies
@@ -116,10 +116,10 @@ impl Updater {
                 })
                 .unwrap_or_default(),
             // Keyless signatures are always logged; the mode is the keys'.
-            tlog: if self.trust.keys().is_empty() {
+            tlog: if self.trust().keys().is_empty() {
                 "required".to_owned()
             } else {
-                self.trust.tlog().as_str().to_owned()
+                self.trust().tlog().as_str().to_owned()
             },
             installed: state.installed.clone(),
             runtime_digests,

@@ -69,8 +69,8 @@ impl Updater {
             }
             None => self.migrated_image(deep).await?,
         };
-        let candidates = stored_candidates(&self.store, &self.trust, &digest)?;
-        let verdict = latch_decide::decide(&self.trust, &candidates, &digest, now);
+        let candidates = stored_candidates(&self.store, &self.trust(), &digest)?;
+        let verdict = latch_decide::decide(&self.trust(), &candidates, &digest, now);
         let location = signature_store(&self.store.root().join("signatures"));
         let decided = crate::verify::accept(
             latch_sources::Decided {

@@ -2,6 +2,7 @@
 //! going back ([`ratchet`]). The decision itself is `latch-decide`'s.
 
 pub mod ratchet;
+pub(crate) mod rotation;
 pub mod spec;
 
 pub use spec::{KeySource, ProvenanceSpec, RootChoice, TrustSpec};

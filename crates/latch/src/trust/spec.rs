@@ -114,17 +114,38 @@ pub struct ProvenanceSpec {
 impl TrustSpec {
     /// Reads the keys (and, with identities, the root) and builds the trust.
     pub fn load(&self) -> Result<Trust> {
+        self.load_with(None)
+    }
+
+    /// Reads the trusted keys (version 1 of a key rotation chain).
+    pub fn load_keys(&self) -> Result<Vec<latch_trust::PublicKey>> {
+        self.keys.iter().map(KeySource::load).collect()
+    }
+
+    /// Builds the trust, with the keys of `rotation` when it is past version 1: its keys
+    /// and threshold instead of the profile's, and its revoked keys counted only for
+    /// what was logged before their distrust time. Identities, the log and provenance
+    /// stay the profile's.
+    pub fn load_with(&self, rotation: Option<&latch_rotation::Succession>) -> Result<Trust> {
         let mut b = Trust::builder()
             .identities(self.identities.iter().cloned())
             .tlog_opt(self.tlog);
-        for k in &self.keys {
-            b = b.key(k.load()?);
+        match rotation.filter(|r| r.version() > 1) {
+            Some(r) => {
+                b = b.keys(r.keys().iter().cloned()).threshold(r.threshold());
+                for revoked in r.revoked() {
+                    b = b.revoked_key(revoked.key.clone(), revoked.distrust_after);
+                }
+            }
+            None => {
+                b = b.keys(self.load_keys()?);
+                if let Some(t) = self.threshold {
+                    b = b.threshold(t);
+                }
+            }
         }
         for k in &self.rekor_keys {
             b = b.rekor_key(k.load()?);
-        }
-        if let Some(t) = self.threshold {
-            b = b.threshold(t);
         }
         if let Some(r) = &self.repository {
             b = b.repository(r.clone());
