@@ -332,6 +332,10 @@ pub struct StatusResult {
     /// The rollback floor in force.
     #[pyo3(get)]
     rollback_floor: Option<u64>,
+    /// The key rotation version in force (1: the profile's keys), when rotations are
+    /// followed.
+    #[pyo3(get)]
+    trust_version: Option<u64>,
     /// Whether update checks are on.
     #[pyo3(get)]
     updates_enabled: bool,
@@ -363,6 +367,7 @@ impl StatusResult {
             updates_enabled: r.updates_enabled,
             last_check: r.last_check,
             next_check: r.next_check,
+            trust_version: r.trust.as_ref().map(|t| t.version),
             report: to_json(r),
         }
     }

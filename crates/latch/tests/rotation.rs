@@ -113,6 +113,17 @@ async fn an_installation_follows_rotations_from_the_keys_it_shipped_with() {
     let r = upgrade(&u).await.unwrap();
     assert_eq!((r.status, &r.digest), ("upgraded", &v2));
     assert_eq!(u.trust_version(), Some(3));
+    let status = u.status().await.unwrap();
+    let trust = status.trust.unwrap();
+    assert_eq!((trust.version, trust.keys), (3, vec![c.log_id()]));
+    assert_eq!(trust.revoked.len(), 1);
+    assert_eq!(
+        (
+            trust.revoked[0].key.as_str(),
+            trust.revoked[0].distrust_after
+        ),
+        (a.log_id().as_str(), t - 300)
+    );
 
     // Offline, from a fresh start: the chain kept in the data directory still holds.
     let fresh = w.updater();

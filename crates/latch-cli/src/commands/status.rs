@@ -38,6 +38,28 @@ pub async fn run(global: &GlobalArgs, args: Args) -> Result<ExitCode, AnyError> 
         s.threshold,
         s.tlog
     )?;
+    if let Some(t) = &s.trust {
+        let expires = t
+            .expires
+            .map(|e| format!(", expires {e}"))
+            .unwrap_or_default();
+        let source = if t.version == 1 {
+            "the profile's keys".to_owned()
+        } else {
+            format!("trust document version {}", t.version)
+        };
+        outln!("Keys in force:  {source}{expires}")?;
+        for k in &t.keys {
+            outln!("  key:          {k}")?;
+        }
+        for r in &t.revoked {
+            outln!(
+                "  revoked:      {} (distrusted from {})",
+                r.key,
+                r.distrust_after
+            )?;
+        }
+    }
     for i in &s.identities {
         outln!("Trusted identity: {i}")?;
     }

@@ -176,6 +176,9 @@ class StatusResult:
     updates_enabled: bool
     last_check: Optional[int]
     next_check: Optional[int]
+    #: The key rotation version in force (1: the profile's keys), or None when the
+    #: profile does not follow rotations.
+    trust_version: Optional[int]
     def json(self) -> str: ...
     def to_dict(self) -> Dict[str, Any]: ...
 

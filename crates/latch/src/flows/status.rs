@@ -57,6 +57,34 @@ pub struct StatusReport {
     /// The health check in force (the argv), when there is one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub health_check: Option<Vec<String>>,
+    /// The key rotation in force, when the profile follows rotations
+    /// (docs/trust-rotation.md).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trust: Option<TrustInForce>,
+}
+
+/// The key rotation version in force.
+#[derive(Debug, Clone, Serialize)]
+pub struct TrustInForce {
+    /// 1: the profile's keys; N: the newest trust document followed.
+    pub version: u64,
+    /// When that version expires (Unix seconds; `None` for version 1). Past it, the
+    /// version stays in force for what is installed; adopting newer images needs a newer
+    /// version.
+    pub expires: Option<i64>,
+    /// Log ids of the keys of that version.
+    pub keys: Vec<String>,
+    /// Keys revoked so far: log id and distrust time.
+    pub revoked: Vec<RevokedKey>,
+}
+
+/// A revoked key.
+#[derive(Debug, Clone, Serialize)]
+pub struct RevokedKey {
+    /// Its log id.
+    pub key: String,
+    /// Its signatures logged from this time on (Unix seconds) do not count.
+    pub distrust_after: i64,
 }
 
 impl Updater {
@@ -136,6 +164,19 @@ impl Updater {
                 Some(crate::flows::health::HealthCheck::Callback(_)) => Some(vec!["(code)".into()]),
                 None => None,
             },
+            trust: self.in_force().succession.map(|s| TrustInForce {
+                version: s.version(),
+                expires: s.expires(),
+                keys: s.keys().iter().map(|k| k.log_id().to_owned()).collect(),
+                revoked: s
+                    .revoked()
+                    .iter()
+                    .map(|r| RevokedKey {
+                        key: r.key.log_id().to_owned(),
+                        distrust_after: r.distrust_after,
+                    })
+                    .collect(),
+            }),
         })
     }
 }
