@@ -30,6 +30,14 @@ pub enum SourceError {
         #[source]
         source: DocumentError,
     },
+    /// What a trust document tag or layout entry names is not a trust document artifact.
+    #[error("{location}: {detail}")]
+    NotTrustArtifact {
+        /// The tag or layout entry.
+        location: String,
+        /// What is wrong.
+        detail: String,
+    },
     /// A trust document version is already published: rotating again would replace it.
     #[error("{reference} already exists: trust document version {version} is published")]
     TrustVersionTaken {

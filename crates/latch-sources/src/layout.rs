@@ -25,6 +25,9 @@ pub const KIND_ATTS: &str = "dev.cosignproject.cosign/atts";
 /// `kind` Latch gives a cosign v3 signature (a Sigstore bundle referrer manifest) it
 /// carries; its descriptor also keeps the bundle `artifactType`, as a registry lists it.
 pub const KIND_BUNDLE: &str = "dev.sigstore.bundle";
+/// `kind` of a key rotation trust document (docs/trust-rotation.md), carried so that an
+/// installation can follow the releasers' key rotations without the registry.
+pub const KIND_TRUST: &str = "dev.latch.trust";
 
 fn layout_error(layout: &OciLayout) -> impl Fn(latch_oci::LayoutError) -> SourceError + '_ {
     move |source| SourceError::Layout {

@@ -7,11 +7,15 @@
 //! lose each other's work: the second finds the tag taken and stops.
 
 use bytes::Bytes;
-use latch_oci::{Digest, ImageManifest, ManifestBytes, Reference, media_types as mt};
+use latch_oci::{
+    Descriptor, Digest, ImageManifest, LayoutError, ManifestBytes, OciLayout, Reference,
+    media_types as mt,
+};
 use latch_registry::{Client, RegistryError};
 use latch_rotation::{MAX_ENVELOPE, PAYLOAD_TYPE};
 
 use crate::error::SourceError;
+use crate::layout::{KIND_ANNOTATION, KIND_TRUST};
 use crate::registry::get_optional_manifest;
 
 /// The tag of version N is this prefix and N.
@@ -48,16 +52,10 @@ pub async fn fetch_trust_chain(
         let Some(manifest) = get_optional_manifest(client, &tag).await? else {
             break;
         };
-        let layer = manifest
-            .as_image()
-            .and_then(|m| match m.layers.as_slice() {
-                [one] if one.media_type == PAYLOAD_TYPE => Some(one.clone()),
-                _ => None,
-            })
-            .ok_or_else(|| RegistryError::BadResponse {
-                url: tag.to_string(),
-                detail: format!("not a trust document artifact (one {PAYLOAD_TYPE} layer)"),
-            })?;
+        let layer = envelope_layer(&manifest).map_err(|detail| SourceError::NotTrustArtifact {
+            location: tag.to_string(),
+            detail,
+        })?;
         chain.push(
             client
                 .get_blob_bytes(&tag, &layer, MAX_ENVELOPE as u64)
@@ -67,10 +65,88 @@ pub async fn fetch_trust_chain(
     Ok(chain)
 }
 
-/// Publishes version `version`'s envelope under its tag: an artifact manifest
-/// (`artifactType` = the envelope's type, empty config, the envelope as its one layer).
-/// Refused, with nothing written, when the tag already exists. Returns the manifest's
-/// digest.
+/// The artifact that carries an envelope, in a registry or a layout: an image manifest
+/// with `artifactType` = the envelope's type, the empty config and the envelope as its one
+/// layer. Returns the config's and the layer's descriptors and the manifest.
+pub fn trust_artifact(envelope: &[u8]) -> (Descriptor, Descriptor, ManifestBytes) {
+    let config = Descriptor::for_bytes(mt::OCI_EMPTY, EMPTY_CONFIG);
+    let layer = Descriptor::for_bytes(PAYLOAD_TYPE, envelope);
+    let manifest = ManifestBytes::from_image(&ImageManifest {
+        schema_version: 2,
+        media_type: Some(mt::OCI_MANIFEST.to_owned()),
+        artifact_type: Some(PAYLOAD_TYPE.to_owned()),
+        config: config.clone(),
+        layers: vec![layer.clone()],
+        subject: None,
+        annotations: None,
+    });
+    (config, layer, manifest)
+}
+
+const EMPTY_CONFIG: &[u8] = b"{}";
+
+/// The envelope an artifact manifest carries (its one layer, of the envelope's type), or
+/// why it is not one.
+fn envelope_layer(manifest: &ManifestBytes) -> Result<Descriptor, String> {
+    manifest
+        .as_image()
+        .and_then(|m| match m.layers.as_slice() {
+            [one] if one.media_type == PAYLOAD_TYPE => Some(one.clone()),
+            _ => None,
+        })
+        .ok_or_else(|| format!("not a trust document artifact (one {PAYLOAD_TYPE} layer)"))
+}
+
+/// The envelopes an OCI layout carries (an air-gap archive, a layout mirror): the
+/// entries of kind [`KIND_TRUST`], at most [`MAX_FETCHED_VERSIONS`], each bounded by
+/// [`MAX_ENVELOPE`] and checked against its digest. Their order does not matter.
+pub fn trust_chain_in_layout(
+    layout: &OciLayout,
+    entries: &[Descriptor],
+) -> Result<Vec<Vec<u8>>, SourceError> {
+    let bad = |source| SourceError::Layout {
+        path: layout.root().display().to_string(),
+        source,
+    };
+    let mut chain = Vec::new();
+    let carried = entries
+        .iter()
+        .filter(|d| d.annotation(KIND_ANNOTATION) == Some(KIND_TRUST))
+        .take(MAX_FETCHED_VERSIONS as usize);
+    for entry in carried {
+        let manifest = layout.read_manifest(entry).map_err(bad)?;
+        let layer = envelope_layer(&manifest).map_err(|detail| SourceError::NotTrustArtifact {
+            location: format!("{}: {}", layout.root().display(), entry.digest),
+            detail,
+        })?;
+        chain.push(
+            layout
+                .read_blob(&layer.digest, MAX_ENVELOPE as u64)
+                .map_err(bad)?,
+        );
+    }
+    Ok(chain)
+}
+
+/// Writes an envelope into `layout` as a trust artifact; returns its entry (kind
+/// [`KIND_TRUST`]) for the layout's index.
+pub fn write_trust_artifact(
+    layout: &OciLayout,
+    envelope: &[u8],
+) -> Result<Descriptor, LayoutError> {
+    let (_, _, manifest) = trust_artifact(envelope);
+    layout.write_blob(EMPTY_CONFIG)?;
+    layout.write_blob(envelope)?;
+    layout.write_blob(manifest.bytes())?;
+    let mut entry = manifest.descriptor();
+    entry.artifact_type = Some(PAYLOAD_TYPE.to_owned());
+    entry.set_annotation(KIND_ANNOTATION, KIND_TRUST);
+    Ok(entry)
+}
+
+/// Publishes version `version`'s envelope under its tag (the artifact of
+/// [`trust_artifact`]). Refused, with nothing written, when the tag already exists.
+/// Returns the manifest's digest.
 pub async fn push_trust_link(
     client: &Client,
     repository: &Reference,
@@ -85,21 +161,13 @@ pub async fn push_trust_link(
         });
     }
     let repo = repository.repository_only();
-    let config = client
-        .push_blob_bytes(&repo, mt::OCI_EMPTY, Bytes::from_static(b"{}"))
+    let (_, _, manifest) = trust_artifact(envelope);
+    client
+        .push_blob_bytes(&repo, mt::OCI_EMPTY, Bytes::from_static(EMPTY_CONFIG))
         .await?;
-    let layer = client
+    client
         .push_blob_bytes(&repo, PAYLOAD_TYPE, Bytes::copy_from_slice(envelope))
         .await?;
-    let manifest = ManifestBytes::from_image(&ImageManifest {
-        schema_version: 2,
-        media_type: Some(mt::OCI_MANIFEST.to_owned()),
-        artifact_type: Some(PAYLOAD_TYPE.to_owned()),
-        config,
-        layers: vec![layer],
-        subject: None,
-        annotations: None,
-    });
     let tag_name = format!("{TRUST_TAG_PREFIX}{version}");
     Ok(client.put_manifest(&repo, &tag_name, &manifest).await?)
 }

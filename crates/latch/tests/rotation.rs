@@ -1,8 +1,9 @@
 //! Key rotation against the real registry: the releasers publish trust versions 2 and 3
 //! (`latch_sign::rotate_keys`, as `latch rotate-keys` does); an installation that shipped
 //! with version 1 follows them, installs an image signed only by version 3's key, keeps
-//! the chain for offline use, refuses the revoked key's new signatures while its old ones
-//! stay valid, and refuses a forged link without adopting anything.
+//! the chain for offline use and carries it in an air-gap archive, refuses the revoked
+//! key's new signatures while its old ones stay valid, and refuses a forged link without
+//! adopting anything.
 
 mod common;
 
@@ -130,13 +131,39 @@ async fn an_installation_follows_rotations_from_the_keys_it_shipped_with() {
     assert_eq!(fresh.trust_version(), Some(3));
     assert_eq!(fresh.verify_local(true).await.unwrap().digest, v2);
 
-    // An installation that does not follow rotations does not take c's image.
+    // An air-gap archive carries the chain: an installation that knows only version 1
+    // and never reaches the registry loads c's image from it.
+    let archive = w.tmp.path().join("v2.tar");
+    u.prepare_archive(None, &archive, false, &NoProgress)
+        .await
+        .unwrap();
+    let airgapped = w.updater_with(latch::Overrides {
+        data_dir: Some(w.tmp.path().join("airgapped")),
+        ..w.overrides()
+    });
+    assert_eq!(airgapped.trust_version(), Some(1));
+    let r = airgapped
+        .load_archive(&archive, &UpgradeOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(r.digest, v2);
+    assert_eq!(airgapped.trust_version(), Some(3));
+    assert_eq!(airgapped.verify_local(true).await.unwrap().digest, v2);
+
+    // An installation that does not follow rotations takes c's image neither from the
+    // registry nor from the archive.
     let mut profile = latch::Profile::from_overrides(w.overrides()).unwrap();
     profile.follow_rotations = false;
     profile.data_dir = w.tmp.path().join("not-following");
     let still = w.updater_for(profile);
     assert!(matches!(
         upgrade(&still).await,
+        Err(Error::NotVerified { .. })
+    ));
+    assert!(matches!(
+        still
+            .load_archive(&archive, &UpgradeOptions::default())
+            .await,
         Err(Error::NotVerified { .. })
     ));
     assert_eq!(still.trust_version(), None);

@@ -2,7 +2,8 @@
 //!
 //! The format is Dangerzone's: a tar of a `cosign save` OCI layout, entries named `./…`,
 //! where `dangerzone.json` is the layout's full index (the image, its `.sig` and `.att`
-//! manifests and any cosign v3 signature referrers, each annotated with `kind`) and
+//! manifests, any cosign v3 signature referrers and the key rotation trust documents
+//! followed, each annotated with `kind`) and
 //! `index.json` is cut down to the image alone so that `podman load` and `docker load`
 //! accept the tar as it is.
 //!

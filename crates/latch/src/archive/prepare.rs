@@ -166,6 +166,14 @@ impl Updater {
                 Err(e) => return Err(e.into()),
             }
         }
+        // The key rotation versions followed, so that an installation that knows only
+        // older keys can follow them offline (docs/trust-rotation.md).
+        for envelope in self.in_force().succession.iter().flat_map(|s| s.chain()) {
+            entries.push(
+                latch_sources::trust_chain::write_trust_artifact(&layout, envelope)
+                    .map_err(Error::layout(&staging.0))?,
+            );
+        }
         // The cosign v3 signatures that were accepted, as the referrer manifests the
         // registry holds (bytes unchanged, so their digests still name them).
         let accepted_referrers = decided

@@ -170,6 +170,7 @@ impl Updater {
         now: i64,
         what: &str,
     ) -> Result<Remote> {
+        self.follow_rotations_in_layout(&layout, entries, now)?;
         let source = Source::Layout {
             layout: &layout,
             entries,

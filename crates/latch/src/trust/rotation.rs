@@ -62,6 +62,30 @@ impl Updater {
         let chain =
             latch_sources::trust_chain::fetch_trust_chain(&self.client, image, held.version())
                 .await?;
+        self.adopt_chain(&chain, now)
+    }
+
+    /// Follows the trust documents an OCI layout carries (an air-gap archive, a layout
+    /// mirror), as [`Updater::follow_rotations`] does those of a registry.
+    pub(crate) fn follow_rotations_in_layout(
+        &self,
+        layout: &latch_oci::OciLayout,
+        entries: &[latch_oci::Descriptor],
+        now: i64,
+    ) -> Result<()> {
+        if self.in_force().succession.is_none() {
+            return Ok(());
+        }
+        let chain = latch_sources::trust_chain::trust_chain_in_layout(layout, entries)?;
+        self.adopt_chain(&chain, now)
+    }
+
+    /// Follows `chain` (envelopes in any order) from the version held; keeps and uses
+    /// what is adopted.
+    fn adopt_chain(&self, chain: &[Vec<u8>], now: i64) -> Result<()> {
+        let Some(held) = self.in_force().succession else {
+            return Ok(());
+        };
         if chain.is_empty() {
             return Ok(());
         }
