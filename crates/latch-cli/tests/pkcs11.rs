@@ -451,6 +451,36 @@ fn a_token_key_signs_and_promotes() {
         ],
         &[],
     ));
+
+    // Key rotation on the token: version 2 of the trust, signed by the token's key (in
+    // force as version 1) and cosigned by it as a key of version 2.
+    let repo = format!("{}/hsm/app", reg.host());
+    let public_arg = public.to_str().unwrap();
+    let rotate = |pin: &str, new_key: &str| {
+        token.latch(
+            &[
+                "rotate-keys",
+                &repo,
+                "--app-key",
+                public_arg,
+                "--key",
+                &uri,
+                "--new-key",
+                new_key,
+                "--json",
+            ],
+            &[("LATCH_PIN", pin)],
+        )
+    };
+    // A wrong PIN publishes nothing.
+    fails_with(&rotate(WRONG_PIN, public_arg), "CKR_PIN_INCORRECT");
+    let v2 = reg.reference("hsm/app:latch-trust-v2");
+    assert!(!token.latch(&["inspect", &v2], &[]).status.success());
+    let r = json(&ok(rotate(PIN, &uri)));
+    assert_eq!(r["version"], 2);
+    assert_eq!(r["signed_by"][0], ours.log_id());
+    assert_eq!(r["cosigned_by"][0], ours.log_id());
+    assert!(token.latch(&["inspect", &v2], &[]).status.success());
 }
 
 #[test]
