@@ -65,6 +65,7 @@ enum Command {
     VerifyAttestation(commands::verify_attestation::Args),
     GenerateKeyPair(commands::generate_key_pair::Args),
     Sign(commands::sign::Args),
+    Attest(commands::attest::Args),
     Nightlies(commands::nightlies::Args),
     Promote(commands::promote::Args),
     RotateKeys(commands::rotate_keys::Args),
@@ -112,6 +113,7 @@ fn main() -> ExitCode {
             }
             Command::GenerateKeyPair(a) => commands::generate_key_pair::run(&cli.global, a).await,
             Command::Sign(a) => commands::sign::run(&cli.global, a).await,
+            Command::Attest(a) => commands::attest::run(&cli.global, a).await,
             Command::Nightlies(a) => commands::nightlies::run(&cli.global, a).await,
             Command::Promote(a) => commands::promote::run(&cli.global, a).await,
             Command::RotateKeys(a) => commands::rotate_keys::run(&cli.global, a).await,

@@ -94,13 +94,17 @@ impl World {
 
     async fn attach(&self, image: &str, subject: &Descriptor, bundle: &str, pt: &str) {
         let r = Reference::parse(image).unwrap();
-        latch::sources::registry::attach_bundle(
+        latch::sources::attach::attach_bundle(
             &self.client,
             &r,
             subject,
-            bundle.as_bytes(),
-            pt,
-            "2026-01-01T00:00:00Z",
+            &latch::sources::attach::BundleArtifact {
+                bundle: bundle.as_bytes(),
+                content: "dsse-envelope",
+                predicate_type: pt,
+                created: "2026-01-01T00:00:00Z",
+            },
+            latch::sources::contention::Contention::default(),
         )
         .await
         .unwrap();
@@ -770,6 +774,174 @@ async fn verify_accepts_keyless_cosign_v3_signatures_by_the_given_identity() {
         &san,
         "--certificate-oidc-issuer",
         issuer,
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+}
+
+/// `latch attest` and `latch verify-attestation --key`: an attestation on top, by the
+/// release keys, found among others and decided on like a signature (k of n keys, the
+/// type asked for, this digest); cosign's legacy `.att` attestation by a key counts too.
+#[tokio::test(flavor = "multi_thread")]
+async fn attestations_by_keys_are_written_and_decided_on() {
+    let Some(peers) = Peers::require() else {
+        return;
+    };
+    let mut w = World::new();
+    let (img, _) = w.image("app/attested");
+    let dir = w.tmp.path().to_path_buf();
+    let env_pw = |c: &mut Command| {
+        c.env("LATCH_PASSWORD", "pw");
+    };
+    let run_latch = |args: &[&str]| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_latch"));
+        c.args(args);
+        env_pw(&mut c);
+        c.output().expect("run latch")
+    };
+    for name in ["alice", "bob"] {
+        let prefix = dir.join(name);
+        let o = run_latch(&[
+            "generate-key-pair",
+            "--output-key-prefix",
+            prefix.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", text(&o));
+    }
+    let key = |n: &str, ext: &str| dir.join(format!("{n}.{ext}")).display().to_string();
+    let review = "https://latch.test/release-review/v1";
+    let predicate = dir.join("review.json");
+    std::fs::write(&predicate, r#"{"reviewed_by":"alice"}"#).unwrap();
+    let p = predicate.to_str().unwrap();
+
+    // Refusals that write nothing.
+    let o = run_latch(&[
+        "attest",
+        &img,
+        "--key",
+        &key("alice", "key"),
+        "--type",
+        "review",
+        "--predicate",
+        p,
+    ]);
+    assert!(!o.status.success());
+    assert!(text(&o).contains("not an absolute URI"), "{}", text(&o));
+    let notjson = dir.join("notjson");
+    std::fs::write(&notjson, "reviewed").unwrap();
+    let o = run_latch(&[
+        "attest",
+        &img,
+        "--key",
+        &key("alice", "key"),
+        "--type",
+        review,
+        "--predicate",
+        notjson.to_str().unwrap(),
+    ]);
+    assert!(
+        text(&o).contains("the predicate is not JSON"),
+        "{}",
+        text(&o)
+    );
+    let by_tag = img.split('@').next().unwrap().to_owned() + ":v1";
+    let o = run_latch(&[
+        "attest",
+        &by_tag,
+        "--key",
+        &key("alice", "key"),
+        "--type",
+        review,
+        "--predicate",
+        p,
+    ]);
+    assert!(text(&o).contains("names no digest"), "{}", text(&o));
+    let verify = |keys: &[&str], threshold: &str, kind: &str| {
+        let mut args = vec![
+            "verify-attestation".to_owned(),
+            img.clone(),
+            "--type".into(),
+            kind.into(),
+            "--threshold".into(),
+            threshold.into(),
+        ];
+        for k in keys {
+            args.push("--key".into());
+            args.push(key(k, "pub"));
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        run_latch(&args)
+    };
+    let o = verify(&["alice"], "1", review);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("no attestations found"), "{}", text(&o));
+    // --key without --type is a usage error.
+    let o = run_latch(&["verify-attestation", &img, "--key", &key("alice", "pub")]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+
+    // Alice attests; an image signature by Bob (another type) is not an attestation.
+    let o = run_latch(&[
+        "attest",
+        &img,
+        "--key",
+        &key("alice", "key"),
+        "--type",
+        review,
+        "--predicate",
+        p,
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = run_latch(&["sign", "--bundle", &img, "--key", &key("bob", "key")]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = verify(&["alice"], "1", review);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains(r#"Predicate: {"reviewed_by":"alice"}"#),
+        "{}",
+        text(&o)
+    );
+    // Bob's key alone: Alice's attestation is refused, Bob's signature is not looked at.
+    let o = verify(&["bob"], "1", review);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("NOT verified"), "{}", text(&o));
+    // Another type: none.
+    let o = verify(&["alice"], "1", "https://latch.test/other/v1");
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    // Two of two: Bob must attest too; cosign's legacy `.att` (by Bob's key, exported
+    // for cosign) counts as his.
+    let o = verify(&["alice", "bob"], "2", review);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("1 of 2"), "{}", text(&o));
+    let mut c = peers.command("cosign");
+    c.args(["attest", "--key"])
+        .arg(key("bob", "key"))
+        .args([
+            "--type",
+            review,
+            "--predicate",
+            p,
+            "--tlog-upload=false",
+            "--allow-http-registry",
+            "--yes",
+            &img,
+        ])
+        .env("COSIGN_PASSWORD", "pw")
+        .env("HOME", &dir);
+    run(&mut c);
+    let o = verify(&["alice", "bob"], "2", review);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("2 of 2"), "{}", text(&o));
+    // A pinned Rekor key requires a log entry, which these do not have.
+    let rekor = dir.join("rekor.pub");
+    std::fs::write(&rekor, pem_public_key(&w.sigstore.rekor_key_der())).unwrap();
+    let o = run_latch(&[
+        "verify-attestation",
+        &img,
+        "--type",
+        review,
+        "--key",
+        &key("alice", "pub"),
+        "--rekor-key",
+        rekor.to_str().unwrap(),
     ]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
 }

@@ -159,6 +159,51 @@ fn every_documented_json_document_matches_its_command() {
         &env,
         true,
     );
+    // The same image signed the cosign v3 way, then attested, and the attestation verified.
+    c.check(
+        "sign --bundle",
+        &["sign", "--json", "--bundle", &by_digest, "--key", &key],
+        &env,
+        true,
+    );
+    let predicate = t("review.json");
+    std::fs::write(
+        &predicate,
+        r#"{"reviewed_by":"release team","result":"reproduced"}"#,
+    )
+    .unwrap();
+    let review = "https://latch.test/release-review/v1";
+    c.check(
+        "attest",
+        &[
+            "attest",
+            "--json",
+            &by_digest,
+            "--key",
+            &key,
+            "--type",
+            review,
+            "--predicate",
+            &predicate,
+        ],
+        &env,
+        true,
+    );
+    let v = c.check(
+        "verify-attestation --key",
+        &[
+            "verify-attestation",
+            "--json",
+            &by_digest,
+            "--key",
+            &public,
+            "--type",
+            review,
+        ],
+        &env,
+        true,
+    );
+    assert_eq!(v["predicate"]["result"], "reproduced");
     let image = reg.reference("app/sandbox:latest");
     let repo = format!("{}/app/sandbox", reg.host());
 

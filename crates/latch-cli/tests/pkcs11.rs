@@ -481,6 +481,82 @@ fn a_token_key_signs_and_promotes() {
     assert_eq!(r["signed_by"][0], ours.log_id());
     assert_eq!(r["cosigned_by"][0], ours.log_id());
     assert!(token.latch(&["inspect", &v2], &[]).status.success());
+
+    // cosign v3 signatures and attestations signed on the token.
+    let bundled = push(&reg, "hsm/bundled:v1", 43);
+    let o = token.latch(
+        &["sign", "--bundle", &bundled, "--key", &uri],
+        &[("LATCH_PIN", WRONG_PIN)],
+    );
+    fails_with(&o, "CKR_PIN_INCORRECT");
+    let index = format!(
+        "{}/hsm/bundled:{}",
+        reg.host(),
+        bundled.split('@').nth(1).unwrap().replace(':', "-")
+    );
+    // A wrong PIN writes no referrer.
+    assert!(!token.latch(&["inspect", &index], &[]).status.success());
+    let r = json(&ok(token.latch(
+        &["sign", "--bundle", "--json", &bundled, "--key", &uri],
+        &[("LATCH_PIN", PIN)],
+    )));
+    assert_eq!(r["signed"][0]["referrers"], 1);
+    let o = ok(token.latch(&["verify", &bundled, "--key", public_arg], &[]));
+    assert!(
+        stdout(&o).contains("cosign v3 signature 0"),
+        "{}",
+        stdout(&o)
+    );
+    let home = token.path("cosign3-home");
+    std::fs::create_dir_all(&home).unwrap();
+    let root = token.path("trusted_root.json");
+    std::fs::write(
+        &root,
+        latch_testkit::sigstore::TestSigstore::new().trusted_root_json(),
+    )
+    .unwrap();
+    let mut c = latch_testkit::Peers::get().cosign3();
+    c.args(["verify", "--key", public_arg, "--trusted-root"])
+        .arg(&root)
+        .args([
+            "--insecure-ignore-tlog=true",
+            "--allow-http-registry",
+            &bundled,
+        ])
+        .env("HOME", &home);
+    latch_testkit::run(&mut c);
+    let predicate = token.path("review.json");
+    std::fs::write(&predicate, r#"{"reviewed":true}"#).unwrap();
+    let review = "https://latch.test/release-review/v1";
+    ok(token.latch(
+        &[
+            "attest",
+            &bundled,
+            "--key",
+            &uri,
+            "--type",
+            review,
+            "--predicate",
+            predicate.to_str().unwrap(),
+        ],
+        &[("LATCH_PIN", PIN)],
+    ));
+    let o = ok(token.latch(
+        &[
+            "verify-attestation",
+            &bundled,
+            "--key",
+            public_arg,
+            "--type",
+            review,
+        ],
+        &[],
+    ));
+    assert!(
+        stdout(&o).contains(r#"Predicate: {"reviewed":true}"#),
+        "{}",
+        stdout(&o)
+    );
 }
 
 #[test]

@@ -4,12 +4,16 @@
 use std::collections::BTreeMap;
 
 use latch_oci::Digest;
+use latch_sigstore::cosign::COSIGN_SIGN_PREDICATE;
+use latch_sigstore::sigstore_verify::types::Bundle;
 use latch_sigstore::sigstore_verify::types::bundle::VerificationMaterialContent;
 use latch_sigstore::{Artifact, BundleVerification, SignerInfo};
 use latch_trust::signature::MAX_SIGNATURES;
 use latch_trust::{Rejection, Signature, SimpleSigning};
 
-use crate::candidates::{BundleCandidate, Candidates, SigCandidate};
+use crate::candidates::{
+    AttestationCandidate, AttestationForm, BundleCandidate, Candidates, SigCandidate,
+};
 use crate::count::maximum_matching;
 use crate::trust::Trust;
 use crate::verdict::{
@@ -63,15 +67,71 @@ pub fn decide(trust: &Trust, candidates: &Candidates, digest: &Digest, now: i64)
             result: Err(Refusal::Unusable(u.what.clone())),
         });
     }
+    let provenance = trust
+        .provenance()
+        .map(|p| crate::provenance::check(&p.policies, &p.root, &candidates.attestations, digest));
+    verdict(trust, digest, outcomes, provenance)
+}
+
+/// The same decision over attestations: each is a signed in-toto statement of
+/// `predicate_type` about `digest` (a bundle referrer, or a layer of cosign's `.att`
+/// manifest), checked against the trust's keys and identities, its log and its revoked
+/// keys exactly as image signatures are, and the distinct trusted signers counted against
+/// the threshold (the provenance the trust may require is not part of it). An image
+/// signature (`sign/v1`) is an attestation of that type.
+pub fn decide_attestations(
+    trust: &Trust,
+    attestations: &[AttestationCandidate],
+    digest: &Digest,
+    predicate_type: &str,
+) -> Verdict {
+    let mut outcomes = Vec::new();
+    for (index, a) in attestations.iter().enumerate() {
+        let location = a.location.as_str();
+        let result = if index >= crate::provenance::MAX_ATTESTATIONS {
+            Err(Refusal::OverBound {
+                max: crate::provenance::MAX_ATTESTATIONS,
+            })
+        } else {
+            match &a.form {
+                AttestationForm::Bundle(bytes) => latch_sigstore::parse_bundle(bytes, location),
+                AttestationForm::AttLayer {
+                    envelope,
+                    annotations,
+                } => latch_sigstore::cosign::att_layer_to_bundle(envelope, annotations, location),
+                AttestationForm::Unreadable(why) => Err(latch_sigstore::Error::BadBundle {
+                    location: location.to_owned(),
+                    detail: why.clone(),
+                }),
+            }
+            .map_err(refused_bundle)
+            .and_then(|bundle| check_statement(trust, digest, &bundle, location, predicate_type))
+            .and_then(|a| not_revoked(trust, a))
+        };
+        outcomes.push(Outcome {
+            kind: CandidateKind::Bundle,
+            index,
+            location: a.location.clone(),
+            result,
+        });
+    }
+    verdict(trust, digest, outcomes, None)
+}
+
+/// The verdict over checked `outcomes`: the distinct trusted signers counted against the
+/// threshold, and the provenance found when the trust requires it.
+fn verdict(
+    trust: &Trust,
+    digest: &Digest,
+    outcomes: Vec<Outcome>,
+    provenance: Option<crate::provenance::ProvenanceVerdict>,
+) -> Verdict {
     let signers = count(trust, &outcomes);
     let max_log_index = outcomes
         .iter()
         .filter_map(Outcome::accepted)
         .flat_map(|a| a.log_entries.iter().map(|e| e.log_index))
         .max();
-    let provenance = trust
-        .provenance()
-        .map(|p| crate::provenance::check(&p.policies, &p.root, &candidates.attestations, digest));
     Verdict {
         digest: digest.clone(),
         threshold: trust.threshold(),
@@ -268,13 +328,29 @@ fn check_bundle(
     digest: &Digest,
     candidate: &BundleCandidate,
 ) -> Result<Accepted, Refusal> {
-    let raw = digest.sha256_bytes().ok_or(Refusal::NotSha256)?;
-    let refused = |e: latch_sigstore::Error| Refusal::Bundle {
+    let location = candidate.location.as_str();
+    let bundle =
+        latch_sigstore::parse_bundle(&candidate.bytes, location).map_err(refused_bundle)?;
+    check_statement(trust, digest, &bundle, location, COSIGN_SIGN_PREDICATE)
+}
+
+fn refused_bundle(e: latch_sigstore::Error) -> Refusal {
+    Refusal::Bundle {
         claim: e.failed_claim().map(str::to_owned),
         message: e.to_string(),
-    };
-    let location = candidate.location.as_str();
-    let bundle = latch_sigstore::parse_bundle(&candidate.bytes, location).map_err(refused)?;
+    }
+}
+
+/// A bundle whose DSSE statement of `predicate_type` names the digest, signed by a
+/// trusted key (under the pinned Rekor keys) or identity (under its root).
+fn check_statement(
+    trust: &Trust,
+    digest: &Digest,
+    bundle: &Bundle,
+    location: &str,
+    predicate_type: &str,
+) -> Result<Accepted, Refusal> {
+    let raw = digest.sha256_bytes().ok_or(Refusal::NotSha256)?;
     let keyed = matches!(
         bundle.verification_material.content,
         VerificationMaterialContent::PublicKey(_)
@@ -297,16 +373,21 @@ fn check_bundle(
     };
     let v = latch_sigstore::verify_parsed_bundle(
         root,
-        &bundle,
+        bundle,
         location,
         Artifact::Sha256(raw),
         signers,
         tlog,
     )
-    .map_err(refused)?;
-    let statement = v.require_statement().map_err(refused)?;
-    latch_sigstore::cosign::check_image_signature(statement, &digest.to_string(), location)
-        .map_err(refused)?;
+    .map_err(refused_bundle)?;
+    let statement = v.require_statement().map_err(refused_bundle)?;
+    latch_sigstore::cosign::check_statement(
+        statement,
+        predicate_type,
+        &digest.to_string(),
+        location,
+    )
+    .map_err(refused_bundle)?;
     Ok(accepted_bundle(trust, v))
 }
 

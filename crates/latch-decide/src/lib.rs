@@ -40,7 +40,7 @@ pub use candidates::{
     AttestationCandidate, AttestationForm, BundleCandidate, Candidates, SigCandidate, Unusable,
     UnusableKind,
 };
-pub use decide::{MAX_BUNDLES, decide};
+pub use decide::{MAX_BUNDLES, decide, decide_attestations};
 pub use provenance::ProvenanceVerdict;
 pub use trust::{Provenance, Trust, TrustBuilder, TrustError, TrustedSigner};
 pub use verdict::{Accepted, CandidateKind, Counted, LogEntry, Outcome, Refusal, Signer, Verdict};

@@ -45,7 +45,6 @@ pub mod source;
 /// The bounded tar reader (and writing helpers) this crate reads layers with: the
 /// `latch-tar` crate, re-exported.
 pub use latch_tar as tar;
-mod time;
 
 pub use compare::diff;
 pub use error::{DiffError, Result, TarError};

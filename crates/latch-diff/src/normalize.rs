@@ -34,11 +34,11 @@ use latch_oci::{
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::Limits;
 use crate::blob;
 use crate::error::{DiffError, Result, TarError, io_err};
 use crate::fs::{tar_error, verify_layer};
 use crate::source::{Image, Layer, PlatformImage};
-use crate::{Limits, time};
 use latch_tar::{self as tar, BLOCK, Stream, TarReader, flag};
 
 /// Largest epoch a tar header's 11 octal digits hold (year 2242).
@@ -146,7 +146,7 @@ pub fn normalize(src: &Image, dst: &Path, opts: &NormalizeOptions) -> Result<Nor
             opts.epoch
         )));
     }
-    let created = time::rfc3339(opts.epoch as i64);
+    let created = latch_oci::time::rfc3339(opts.epoch as i64);
     let layout = OciLayout::create(dst)?;
     // Which images.
     let selected: Vec<(&PlatformImage, Option<&Descriptor>)> = match &opts.platform {
@@ -538,7 +538,7 @@ fn normalize_layer(
     let _ = tmp_path.keep();
     let mut annotations = layer.annotations.clone();
     if let Some(v) = annotations.get_mut(ANNOTATION_CREATED) {
-        *v = time::rfc3339(opts.epoch as i64);
+        *v = latch_oci::time::rfc3339(opts.epoch as i64);
     }
     Ok((
         Descriptor {

@@ -16,6 +16,7 @@ pub mod media_types;
 pub mod platform;
 pub mod reference;
 pub mod text;
+pub mod time;
 
 pub use digest::{Algorithm, Digest, DigestError, Hasher};
 pub use duration::{DurationError, format_duration, parse_duration};

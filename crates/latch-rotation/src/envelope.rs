@@ -42,15 +42,7 @@ pub struct EnvelopeSignature {
 
 /// DSSE's pre-authentication encoding of `payload`: what each key signs.
 pub fn signing_message(payload: &[u8]) -> Vec<u8> {
-    let mut m = format!(
-        "DSSEv1 {} {} {} ",
-        PAYLOAD_TYPE.len(),
-        PAYLOAD_TYPE,
-        payload.len()
-    )
-    .into_bytes();
-    m.extend_from_slice(payload);
-    m
+    latch_trust::dsse::pae(PAYLOAD_TYPE, payload)
 }
 
 /// An envelope read and decoded: the payload's bytes and the signatures' bytes.

@@ -12,6 +12,9 @@
 //! - [`sign()`]: the simple-signing payload, a signature, optionally a Rekor entry
 //!   ([`TlogUploader`]), and a layer appended to the `.sig` manifest, re-read and retried
 //!   when another signer wrote in between; `recursive` signs an index and its manifests.
+//! - [`sign_bundle()`]: cosign v3 signatures and attestations: an in-toto statement in a
+//!   DSSE envelope, in a Sigstore bundle v0.3, attached as the image's own OCI referrer
+//!   (with the `sha256-<hex>` tag index for registries without the referrers API).
 //! - [`nightlies()`]: `YYYYMMDD-<version>-<n>-g<commit>` tags, ordered, and the candidate
 //!   for a commit within a maximum age.
 //! - [`promote()`]: after the one trust decision (`latch-decide`, over the `.sig`
@@ -31,6 +34,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod bundle;
 pub mod key;
 pub mod nightly;
 pub mod password;
@@ -42,6 +46,7 @@ pub mod signer;
 pub mod sigstore;
 pub mod tlog;
 
+pub use bundle::{BundleOptions, BundleReport, BundledManifest, sign_bundle};
 pub use key::{
     KeyError, KeyFileError, PrivateKey, ScryptParams, SigningAlgorithm, write_key_pair,
     write_public_key,

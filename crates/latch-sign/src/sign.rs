@@ -1,20 +1,16 @@
 //! Signing an image: the simple-signing payload, the signature, optionally a Rekor entry,
 //! and a new layer appended to the `sha256-<hex>.sig` manifest.
 //!
-//! The registry API has no compare-and-swap on a tag, so appending is optimistic: read the
-//! `.sig` manifest, build the new one with every existing layer kept, check with `HEAD`
-//! that the tag still has the digest read, `PUT`, wait a moment, read it back, and start
-//! again if the new layer is not there (another signer wrote in between). The loop is
-//! bounded. A signer whose read-back succeeded can still be overwritten by one that had
-//! passed its `HEAD` check in the same instant; the settle delay before the read-back is
-//! there to make that window smaller than any real race, not to close it.
+//! The registry API has no compare-and-swap on a tag, so appending is optimistic
+//! (`latch_sources::contention`): read the `.sig` manifest, build the new one with every
+//! existing layer kept, check that the tag still has the digest read, `PUT`, wait a
+//! moment, read it back, and start again if the new layer is not there (another signer
+//! wrote in between). The loop is bounded.
 //!
 //! `.att` manifests and every other tag are never written.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
-use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use bytes::Bytes;
 use latch_oci::media_types as mt;
 use latch_oci::{Descriptor, Digest, ImageManifest, Manifest, ManifestBytes, Reference};
@@ -26,6 +22,7 @@ use serde::Serialize;
 use crate::signer::{Signer, SignerError};
 use crate::sigstore::cosign_config;
 use crate::tlog::{TlogError, TlogUploader};
+use latch_sources::contention::{Contention, tag_digest};
 use latch_sources::registry::{get_optional_manifest, sig_reference};
 
 /// Bound on nested indexes followed by a recursive signature.
@@ -118,6 +115,21 @@ pub enum SignError {
         /// The signer's description.
         signer: String,
     },
+    /// An attestation's predicate or predicate type that cannot be used.
+    #[error("{reason}")]
+    BadPredicate {
+        /// What is wrong.
+        reason: String,
+    },
+    /// Attaching a bundle to the image failed (at most unreferenced blobs were written).
+    #[error("attaching the bundle to {image}: {source}")]
+    Attach {
+        /// The image.
+        image: String,
+        /// Why.
+        #[source]
+        source: Box<latch_sources::SourceError>,
+    },
     /// The transparency log upload failed.
     #[error(transparent)]
     Tlog(#[from] TlogError),
@@ -142,10 +154,8 @@ pub struct SignOptions {
     pub recursive: bool,
     /// Log every signature here and attach the bundle.
     pub tlog: Option<TlogUploader>,
-    /// Attempts at appending before giving up ([`SignError::Contended`]).
-    pub max_attempts: u32,
-    /// Wait between the `PUT` and the read-back that confirms the append.
-    pub settle: Duration,
+    /// How an append contended by other signers is retried ([`SignError::Contended`]).
+    pub contention: Contention,
     /// Unix seconds, for checking a pinned log's `integratedTime`.
     pub now: i64,
 }
@@ -156,8 +166,7 @@ impl Default for SignOptions {
             annotations: BTreeMap::new(),
             recursive: false,
             tlog: None,
-            max_attempts: 10,
-            settle: Duration::from_millis(150),
+            contention: Contention::default(),
             now: now_unix(),
         }
     }
@@ -261,10 +270,11 @@ pub async fn sign(
     let repository = image.with_digest(digest.clone());
     let targets = collect_targets(client, &repository, &digest, opts.recursive).await?;
     let mut signed = Vec::with_capacity(targets.len());
-    for (digest, media_type, platform) in targets {
-        let mut one = sign_one(client, signer, &repository, &digest, opts).await?;
-        one.media_type = media_type;
-        one.platform = platform;
+    for target in targets {
+        let mut one =
+            sign_one(client, signer, &repository, &target.descriptor.digest, opts).await?;
+        one.media_type = target.descriptor.media_type;
+        one.platform = target.platform;
         signed.push(one);
     }
     Ok(SignReport {
@@ -275,9 +285,16 @@ pub async fn sign(
     })
 }
 
-type Target = (Digest, String, Option<String>);
+/// A manifest to sign: its descriptor (media type, digest, size) and, for an entry of an
+/// index, its platform.
+pub(crate) struct Target {
+    pub descriptor: Descriptor,
+    pub platform: Option<String>,
+}
 
-async fn collect_targets(
+/// The manifest `digest` names (fetched, so that a typo is not signed) and, when
+/// `recursive`, every manifest under it, bounded.
+pub(crate) async fn collect_targets(
     client: &Client,
     repository: &Reference,
     digest: &Digest,
@@ -295,7 +312,10 @@ async fn collect_targets(
             })
     };
     let top = fetch(digest.clone()).await?;
-    let mut out: Vec<Target> = vec![(digest.clone(), top.media_type().to_owned(), None)];
+    let mut out: Vec<Target> = vec![Target {
+        descriptor: top.descriptor(),
+        platform: None,
+    }];
     if !recursive {
         return Ok(out);
     }
@@ -307,7 +327,7 @@ async fn collect_targets(
                 continue;
             };
             for d in &index.manifests {
-                if out.iter().any(|(seen, _, _)| seen == &d.digest) {
+                if out.iter().any(|seen| seen.descriptor.digest == d.digest) {
                     continue;
                 }
                 if out.len() >= MAX_MANIFESTS {
@@ -319,11 +339,10 @@ async fn collect_targets(
                 }
                 // Fetched by digest: the entry exists and its bytes are what the index names.
                 let child = fetch(d.digest.clone()).await?;
-                out.push((
-                    d.digest.clone(),
-                    child.media_type().to_owned(),
-                    d.platform.as_ref().map(|p| p.to_string()),
-                ));
+                out.push(Target {
+                    descriptor: child.descriptor(),
+                    platform: d.platform.as_ref().map(|p| p.to_string()),
+                });
                 if child.as_index().is_some() {
                     next.push(child);
                 }
@@ -487,11 +506,9 @@ async fn append_layer(
         }
     };
     let tag = sig_ref.tag().map(str::to_owned).unwrap_or_default();
-    let attempts = opts.max_attempts.max(1);
-    for attempt in 1..=attempts {
-        if attempt > 1 {
-            tokio::time::sleep(backoff(attempt)).await;
-        }
+    let contention = opts.contention;
+    for attempt in 1..=contention.attempts() {
+        contention.pause(attempt).await;
         // Every attempt: the registry may not have kept a blob another client was
         // committing at the same moment.
         client
@@ -540,20 +557,9 @@ async fn append_layer(
         let bytes = ManifestBytes::from_image(&manifest);
 
         // The compare half of compare-and-swap: is the tag still what was read?
-        let now = match client
-            .head_manifest(sig_ref)
+        let now = tag_digest(client, sig_ref)
             .await
-            .map_err(registry("checking"))?
-        {
-            None => None,
-            Some(h) => match h.digest {
-                Some(d) => Some(d),
-                None => get_optional_manifest(client, sig_ref)
-                    .await
-                    .map_err(registry("reading"))?
-                    .map(|m| m.digest().clone()),
-            },
-        };
+            .map_err(registry("checking"))?;
         if now != read_digest {
             continue;
         }
@@ -563,7 +569,7 @@ async fn append_layer(
             Err(e) => return Err(registry("writing")(e)),
         }
 
-        tokio::time::sleep(opts.settle + jitter(opts.settle)).await;
+        contention.settle().await;
         let back = get_optional_manifest(client, sig_ref)
             .await
             .map_err(registry("reading back"))?;
@@ -576,26 +582,6 @@ async fn append_layer(
     }
     Err(SignError::Contended {
         location: location.to_owned(),
-        attempts,
+        attempts: contention.attempts(),
     })
-}
-
-fn random_u64() -> u64 {
-    let mut b = [0u8; 8];
-    // On failure the delay is merely not random.
-    let _ = SystemRandom::new().fill(&mut b);
-    u64::from_le_bytes(b)
-}
-
-fn backoff(attempt: u32) -> Duration {
-    let ceiling = 40u64.saturating_mul(u64::from(attempt.min(10)));
-    Duration::from_millis(10 + random_u64() % ceiling.max(1))
-}
-
-fn jitter(settle: Duration) -> Duration {
-    let ms = u64::try_from(settle.as_millis()).unwrap_or(u64::MAX) / 2;
-    if ms == 0 {
-        return Duration::ZERO;
-    }
-    Duration::from_millis(random_u64() % ms)
 }

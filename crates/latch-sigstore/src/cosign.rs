@@ -50,11 +50,22 @@ pub fn check_image_signature(
     image_digest: &str,
     location: &str,
 ) -> Result<()> {
-    if statement.predicate_type != COSIGN_SIGN_PREDICATE {
+    check_statement(statement, COSIGN_SIGN_PREDICATE, image_digest, location)
+}
+
+/// Checks that a verified statement is of `predicate_type` and has a subject with
+/// `image_digest` (`sha256:<hex>`).
+pub fn check_statement(
+    statement: &Statement,
+    predicate_type: &str,
+    image_digest: &str,
+    location: &str,
+) -> Result<()> {
+    if statement.predicate_type != predicate_type {
         return Err(Error::claim(
             location,
             "predicateType",
-            COSIGN_SIGN_PREDICATE,
+            predicate_type,
             Some(&statement.predicate_type),
         ));
     }

@@ -26,6 +26,18 @@ pub async fn in_registry(
     repository: &Reference,
     digest: &Digest,
 ) -> Result<Vec<AttestationCandidate>, SourceError> {
+    of_types_in_registry(client, repository, digest, &PROVENANCE_TYPES).await
+}
+
+/// The attestations beside `digest` whose predicate type may be one of `predicate_types`:
+/// every layer of the `.att` manifest (whose type is only known once verified), and the
+/// bundle referrers that say they have one of those types.
+pub async fn of_types_in_registry(
+    client: &Client,
+    repository: &Reference,
+    digest: &Digest,
+    predicate_types: &[&str],
+) -> Result<Vec<AttestationCandidate>, SourceError> {
     let mut out = Vec::new();
     let (layers, unusable) = fetch_att_layers(client, repository, digest).await?;
     for l in layers {
@@ -41,7 +53,7 @@ pub async fn in_registry(
     for u in unusable {
         out.push(unreadable(u.location, &u.what));
     }
-    let referrers = fetch_bundles(client, repository, digest, &PROVENANCE_TYPES).await?;
+    let referrers = fetch_bundles(client, repository, digest, predicate_types).await?;
     from_bundles(referrers, &mut out);
     Ok(out)
 }

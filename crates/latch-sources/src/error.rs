@@ -38,6 +38,30 @@ pub enum SourceError {
         /// What is wrong.
         detail: String,
     },
+    /// The referrers tag holds something other than an image index; it is not overwritten.
+    #[error("{location} holds {media_type}, not a referrers index; refusing to overwrite it")]
+    NotAReferrersIndex {
+        /// The tag.
+        location: String,
+        /// What it holds.
+        media_type: String,
+    },
+    /// The referrers tag index already lists the maximum number of referrers.
+    #[error("{location} already lists {max} referrers; refusing to add more")]
+    IndexFull {
+        /// The tag.
+        location: String,
+        /// The bound.
+        max: usize,
+    },
+    /// Other writers kept changing a tag this write extends.
+    #[error("{location} changed under every one of {attempts} attempts to extend it; try again")]
+    Contended {
+        /// The tag.
+        location: String,
+        /// Attempts made.
+        attempts: u32,
+    },
     /// A trust document version is already published: rotating again would replace it.
     #[error("{reference} already exists: trust document version {version} is published")]
     TrustVersionTaken {

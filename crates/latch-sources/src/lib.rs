@@ -10,7 +10,9 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod attach;
 pub mod attestations;
+pub mod contention;
 mod error;
 pub mod layout;
 pub mod registry;

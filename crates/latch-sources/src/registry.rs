@@ -7,11 +7,11 @@
 use std::collections::BTreeMap;
 
 use latch_decide::{BundleCandidate, Candidates, Unusable, UnusableKind};
-use latch_oci::{Descriptor, Digest, ImageIndex, ImageManifest, ManifestBytes, Reference};
+use latch_oci::{Descriptor, Digest, ImageManifest, ManifestBytes, Reference};
 use latch_registry::{Client, RegistryError};
 use latch_sigstore::cosign::{
-    BUNDLE_CONTENT_ANNOTATION, BUNDLE_PREDICATE_TYPE_ANNOTATION, BUNDLE_V03_MEDIA_TYPE,
-    COSIGN_SIGN_PREDICATE, DSSE_LAYER_MEDIA_TYPE, is_bundle_media_type,
+    BUNDLE_PREDICATE_TYPE_ANNOTATION, COSIGN_SIGN_PREDICATE, DSSE_LAYER_MEDIA_TYPE,
+    is_bundle_media_type,
 };
 use latch_trust::{SignatureParseError, signatures_from_manifest};
 
@@ -370,92 +370,4 @@ pub async fn fetch_att_layers(
         }
     }
     Ok((out, unusable_found))
-}
-
-/// Attaches a Sigstore bundle to the image `subject` as an OCI referrer, as cosign v3 and
-/// GitHub's `attest-build-provenance` do (FORMATS.md 5.6, 5.7): an artifact manifest
-/// (`artifactType` = the bundle media type, empty config, one layer, `subject`,
-/// annotations `dev.sigstore.bundle.content`/`.predicateType`/`created`), then the
-/// `sha256-<hex>` tag index updated with its descriptor (always: `Client::put_manifest`
-/// does not report `OCI-Subject`, so a registry with the referrers API gets the tag too,
-/// which is harmless). The index is read, extended and written back without a lock:
-/// concurrent writers may lose an entry (as with cosign). Returns the artifact manifest's
-/// digest.
-pub async fn attach_bundle(
-    client: &Client,
-    repository: &Reference,
-    subject: &Descriptor,
-    bundle: &[u8],
-    predicate_type: &str,
-    created: &str,
-) -> Result<Digest, SourceError> {
-    use latch_oci::media_types as mt;
-    let repo = repository.repository_only();
-    let config = client
-        .push_blob_bytes(&repo, mt::OCI_EMPTY, bytes::Bytes::from_static(b"{}"))
-        .await?;
-    let layer = client
-        .push_blob_bytes(
-            &repo,
-            BUNDLE_V03_MEDIA_TYPE,
-            bytes::Bytes::copy_from_slice(bundle),
-        )
-        .await?;
-    let annotations = BTreeMap::from([
-        (
-            "org.opencontainers.image.created".to_owned(),
-            created.to_owned(),
-        ),
-        (
-            BUNDLE_CONTENT_ANNOTATION.to_owned(),
-            "dsse-envelope".to_owned(),
-        ),
-        (
-            BUNDLE_PREDICATE_TYPE_ANNOTATION.to_owned(),
-            predicate_type.to_owned(),
-        ),
-    ]);
-    let manifest = ManifestBytes::from_image(&ImageManifest {
-        schema_version: 2,
-        media_type: Some(mt::OCI_MANIFEST.to_owned()),
-        artifact_type: Some(BUNDLE_V03_MEDIA_TYPE.to_owned()),
-        config,
-        layers: vec![layer],
-        subject: Some(Descriptor {
-            annotations: None,
-            platform: None,
-            ..subject.clone()
-        }),
-        annotations: Some(annotations.clone()),
-    });
-    let digest = client
-        .put_manifest(&repo, &manifest.digest().to_string(), &manifest)
-        .await?;
-    let tag = subject.digest.tag_form();
-    let tag_ref = repo
-        .with_tag(&tag)
-        .map_err(|e| RegistryError::BadResponse {
-            url: repo.to_string(),
-            detail: e.to_string(),
-        })?;
-    let mut index = match client.get_manifest(&tag_ref).await {
-        Ok(m) => m
-            .as_index()
-            .cloned()
-            .ok_or_else(|| RegistryError::BadResponse {
-                url: tag_ref.to_string(),
-                detail: "exists and is not a referrers index".into(),
-            })?,
-        Err(RegistryError::NotFound { .. }) => ImageIndex::empty(),
-        Err(e) => return Err(e.into()),
-    };
-    let mut desc = manifest.descriptor();
-    desc.artifact_type = Some(BUNDLE_V03_MEDIA_TYPE.to_owned());
-    desc.annotations = Some(annotations);
-    index.manifests.retain(|d| d.digest != desc.digest);
-    index.manifests.push(desc);
-    client
-        .put_manifest(&repo, &tag, &ManifestBytes::from_index(&index))
-        .await?;
-    Ok(digest)
 }

@@ -66,6 +66,29 @@ impl Peers {
         self.bin_dir().join("oras")
     }
 
+    /// A command running cosign 3 (Debian sid's; cosign 2.5 cannot find a v3 image
+    /// signature with `verify`), unpacked by the repository's `scripts/cosign3` into
+    /// `<target>/peer-tools-sid` on first use.
+    pub fn cosign3(&self) -> Command {
+        static SID: OnceLock<PathBuf> = OnceLock::new();
+        let dir = SID.get_or_init(|| {
+            let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/cosign3");
+            let dir = crate::paths::target_dir().join("peer-tools-sid");
+            let lock_path = dir.with_extension("lock");
+            let lock = OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(&lock_path)
+                .unwrap_or_else(|e| panic!("cannot open {}: {e}", lock_path.display()));
+            lock.lock()
+                .unwrap_or_else(|e| panic!("cannot lock {}: {e}", lock_path.display()));
+            run(Command::new("sh").arg(&script).arg(&dir));
+            dir
+        });
+        Command::new(dir.join("bin/cosign3"))
+    }
+
     /// The peer skopeo as a [`Skopeo`].
     pub fn skopeo_tool(&self) -> Skopeo {
         Skopeo::at(self.skopeo())

@@ -23,6 +23,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod dsse;
 mod json;
 pub mod keys;
 pub mod payload;

@@ -6,6 +6,7 @@
 //! them) and checked by `latch-decide`'s provenance half, the same code that decides for
 //! the updater when a profile requires provenance.
 
+use latch_decide::{Trust, Verdict};
 use latch_oci::{Digest, Reference};
 use latch_registry::Client;
 use latch_sigstore::TrustRoot;
@@ -38,19 +39,7 @@ pub async fn verify_attestation(
     policy: &ProvenancePolicy,
     root: &TrustRoot,
 ) -> Result<AttestationReport> {
-    let Some(wanted) = reference.digest() else {
-        return Err(Error::Invalid(format!(
-            "{reference}: give the image by digest (IMAGE@sha256:<hex>): provenance is about one digest"
-        )));
-    };
-    // The digest of the bytes received is checked against the one asked for.
-    let manifest = client.get_manifest(reference).await?;
-    let digest = manifest.digest().clone();
-    if &digest != wanted {
-        return Err(Error::Invalid(format!(
-            "{reference}: the registry sent a manifest with digest {digest}"
-        )));
-    }
+    let digest = fetched_digest(client, reference).await?;
     let found = latch_sources::attestations::in_registry(client, reference, &digest)
         .await
         .map_err(Error::from)?;
@@ -83,4 +72,71 @@ pub async fn verify_attestation(
             })
         }
     }
+}
+
+/// The digest `reference` names, once the registry has shown a manifest with exactly that
+/// digest (the hash of the bytes received): attestations are about one digest.
+async fn fetched_digest(client: &Client, reference: &Reference) -> Result<Digest> {
+    let Some(wanted) = reference.digest() else {
+        return Err(Error::Invalid(format!(
+            "{reference}: give the image by digest (IMAGE@sha256:<hex>): an attestation is about one digest"
+        )));
+    };
+    let manifest = client.get_manifest(reference).await?;
+    let digest = manifest.digest().clone();
+    if &digest != wanted {
+        return Err(Error::Invalid(format!(
+            "{reference}: the registry sent a manifest with digest {digest}"
+        )));
+    }
+    Ok(digest)
+}
+
+/// The one decision over the attestations of one predicate type.
+#[derive(Debug, Clone, Serialize)]
+pub struct AttestationDecision {
+    /// The image, as given.
+    pub reference: String,
+    /// Its digest (the hash of the manifest bytes received).
+    pub digest: Digest,
+    /// The predicate type looked for.
+    pub predicate_type: String,
+    /// Every attestation's outcome and the signers counted against the threshold.
+    pub verdict: Verdict,
+    /// The predicate of the first accepted attestation.
+    pub predicate: Option<serde_json::Value>,
+}
+
+/// Fetches the attestations of `reference` (which must name a digest) that may be of
+/// `predicate_type` (bundle referrers, cosign's `.att` layers) and decides on them with
+/// `trust`, as `latch_decide::decide_attestations` does: signed by enough distinct trusted
+/// keys or identities, logged as the trust requires, about this digest. Whether that is
+/// enough is [`Verdict::trusted`].
+pub async fn decide_attestation(
+    client: &Client,
+    reference: &Reference,
+    trust: &Trust,
+    predicate_type: &str,
+) -> Result<AttestationDecision> {
+    let digest = fetched_digest(client, reference).await?;
+    let found = latch_sources::attestations::of_types_in_registry(
+        client,
+        reference,
+        &digest,
+        &[predicate_type],
+    )
+    .await
+    .map_err(Error::from)?;
+    let verdict = latch_decide::decide_attestations(trust, &found, &digest, predicate_type);
+    let predicate = verdict
+        .accepted()
+        .find_map(|(_, a)| a.bundle.as_ref()?.statement.as_ref())
+        .map(|s| s.predicate.clone());
+    Ok(AttestationDecision {
+        reference: reference.to_string(),
+        digest,
+        predicate_type: predicate_type.to_owned(),
+        verdict,
+        predicate,
+    })
 }

@@ -85,13 +85,17 @@ impl Keyless {
             .await
             .unwrap()
             .descriptor();
-        latch::sources::registry::attach_bundle(
+        latch::sources::attach::attach_bundle(
             &self.w.client,
             &latest,
             &subject,
-            bundle,
-            COSIGN_SIGN_PREDICATE,
-            "2026-01-01T00:00:00Z",
+            &latch::sources::attach::BundleArtifact {
+                bundle,
+                content: "dsse-envelope",
+                predicate_type: COSIGN_SIGN_PREDICATE,
+                created: "2026-01-01T00:00:00Z",
+            },
+            latch::sources::contention::Contention::default(),
         )
         .await
         .unwrap();
@@ -120,11 +124,6 @@ fn bundles(v: &latch::decide::Verdict) -> usize {
 /// How many legacy `.sig` signatures the verdict accepted.
 fn sigs(v: &latch::decide::Verdict) -> usize {
     v.accepted_sigs().count()
-}
-
-/// A key-signed cosign v3 signature without a log entry (`--tlog-upload=false`).
-fn key_bundle(key: &TestKey, digest: &Digest) -> Vec<u8> {
-    latch_testkit::cosign::key_bundle(&key.key, &digest.to_string())
 }
 
 #[tokio::test]
@@ -292,10 +291,28 @@ async fn keys_and_identities_count_together_towards_the_threshold() {
 async fn key_signed_bundles_upgrade_and_travel_through_an_archive() {
     let k = Keyless::new();
     let v1 = k.w.push_image(1, "latest");
-    k.attach(&v1, &key_bundle(&k.w.key, &v1)).await;
+    // Signed as the releasers do (`latch sign --bundle`): a bundle referrer each.
+    let image = k.w.reference("latest").with_digest(v1.clone());
+    let bundle_sign = |key: &TestKey| {
+        let signer = latch_sign::PrivateKey::from_pkcs8_der(&key.pkcs8).unwrap();
+        let (client, image) = (&k.w.client, &image);
+        async move {
+            latch_sign::sign_bundle(
+                client,
+                &signer,
+                image,
+                &latch_sign::BundleOptions::signature(now()),
+            )
+            .await
+            .unwrap()
+        }
+    };
+    let first = bundle_sign(&k.w.key).await;
+    assert_eq!(first.signed[0].referrers, 1);
     // A bundle by another key beside it is refused and does not matter.
     let stranger = TestKey::generate(&k.w.tmp.path().join("keys"), "stranger");
-    k.attach(&v1, &key_bundle(&stranger, &v1)).await;
+    let second = bundle_sign(&stranger).await;
+    assert_eq!(second.signed[0].referrers, 2);
     // Keys only, no Rekor key pinned: bundles without a log entry are accepted.
     let o = Overrides {
         image: Some(format!("{}:latest", k.w.repo)),

@@ -412,13 +412,17 @@ impl Matrix {
             .await
             .unwrap()
             .descriptor();
-        latch::sources::registry::attach_bundle(
+        latch::sources::attach::attach_bundle(
             &self.client,
             reference,
             &subject,
-            bundle,
-            COSIGN_SIGN_PREDICATE,
-            "2026-01-01T00:00:00Z",
+            &latch::sources::attach::BundleArtifact {
+                bundle,
+                content: "dsse-envelope",
+                predicate_type: COSIGN_SIGN_PREDICATE,
+                created: "2026-01-01T00:00:00Z",
+            },
+            latch::sources::contention::Contention::default(),
         )
         .await
         .unwrap();

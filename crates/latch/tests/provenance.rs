@@ -87,13 +87,17 @@ impl Prov {
             .await
             .unwrap()
             .descriptor();
-        latch::sources::registry::attach_bundle(
+        latch::sources::attach::attach_bundle(
             &self.w.client,
             &reference,
             &subject,
-            bundle.as_bytes(),
-            SLSA_PROVENANCE_V1,
-            "2026-01-01T00:00:00Z",
+            &latch::sources::attach::BundleArtifact {
+                bundle: bundle.as_bytes(),
+                content: "dsse-envelope",
+                predicate_type: SLSA_PROVENANCE_V1,
+                created: "2026-01-01T00:00:00Z",
+            },
+            latch::sources::contention::Contention::default(),
         )
         .await
         .unwrap();
@@ -294,13 +298,17 @@ async fn provenance_from_elsewhere_is_refused_naming_the_claim() {
             .await
             .unwrap()
             .descriptor();
-    latch::sources::registry::attach_bundle(
+    latch::sources::attach::attach_bundle(
         &p.w.client,
         &reference,
         &subject,
-        bundle.as_bytes(),
-        SLSA_PROVENANCE_V1,
-        "2026-01-01T00:00:00Z",
+        &latch::sources::attach::BundleArtifact {
+            bundle: bundle.as_bytes(),
+            content: "dsse-envelope",
+            predicate_type: SLSA_PROVENANCE_V1,
+            created: "2026-01-01T00:00:00Z",
+        },
+        latch::sources::contention::Contention::default(),
     )
     .await
     .unwrap();

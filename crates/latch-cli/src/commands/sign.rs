@@ -6,8 +6,8 @@ use std::process::ExitCode;
 use latch_sign::pkcs11::is_pkcs11_uri;
 use latch_sign::sign::parse_annotation;
 use latch_sign::{
-    Password, Pin, Pkcs11Signer, PrivateKey, PublicKey, SignOptions, Signer, TlogUploader,
-    now_unix, sign,
+    BundleOptions, Password, Pin, Pkcs11Signer, PrivateKey, PublicKey, SignOptions, Signer,
+    TlogUploader, now_unix, sign, sign_bundle,
 };
 
 use crate::GlobalArgs;
@@ -34,6 +34,17 @@ use crate::output::{AnyError, outln, print_json};
 /// retried, so the token is not locked). The key must be ECDSA P-256 (or P-384); it
 /// signs on the token and never leaves it. With --tlog-upload each signature is logged on
 /// a Rekor v1-compatible transparency log and the returned SET is stored with it.
+///
+/// With --bundle the signature is written as cosign v3 writes it instead: an in-toto
+/// statement (predicate type https://sigstore.dev/cosign/sign/v1, subject the digest) in
+/// a DSSE envelope, in a Sigstore bundle v0.3 attached as the image's own OCI referrer,
+/// listed in the sha256-<hex> tag index for registries without the referrers API (ghcr.io
+/// has none). Each bundle is its own artifact, so concurrent signers never overwrite one
+/// another's; the shared index is read back after each write and written again when
+/// another signer's write lost the entry. Such a bundle carries no transparency log entry
+/// (--tlog-upload is refused with --bundle): `cosign verify --new-bundle-format
+/// --insecure-ignore-tlog --key PUB` and Latch (verify, promote, the updater, with no
+/// Rekor key pinned) accept it.
 ///
 /// Example: latch sign ghcr.io/org/app@sha256:0123… --key release.key -a version=20241219-0.8.0-77-g06a9117 --recursive
 ///
@@ -66,6 +77,10 @@ pub struct Args {
     /// is stored.
     #[arg(long = "rekor-key", value_name = "PEM", requires = "tlog_upload")]
     pub rekor_key: Option<PathBuf>,
+    /// Write a cosign v3 signature (a Sigstore bundle attached as an OCI referrer)
+    /// instead of a layer of the .sig manifest.
+    #[arg(long, conflicts_with_all = ["annotations", "rollout", "tlog_upload"])]
+    pub bundle: bool,
     /// Print a JSON report.
     #[arg(long)]
     pub json: bool,
@@ -75,6 +90,13 @@ pub struct Args {
 pub async fn run(global: &GlobalArgs, args: Args) -> Result<ExitCode, AnyError> {
     let client = super::client(global)?;
     let image = super::reference(&args.image)?;
+    if args.bundle {
+        let mut opts = BundleOptions::signature(now_unix());
+        opts.recursive = args.recursive;
+        let key = signer(&args.key)?;
+        let report = sign_bundle(&client, key.as_ref(), &image, &opts).await?;
+        return super::attest::print_bundle_report(&report, args.json, "Signed");
+    }
     let mut opts = SignOptions {
         recursive: args.recursive,
         now: now_unix(),

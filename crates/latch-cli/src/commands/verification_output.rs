@@ -20,43 +20,51 @@ pub fn report(decided: &Decided, subject: &str, json: bool) -> Result<ExitCode, 
             "verdict": v,
         }))?;
     } else {
-        // Verified: the report is the output. Not verified: it explains the failure.
-        let line = |line: String| -> Result<(), AnyError> {
-            if v.trusted {
-                outln!("{line}")?;
-            } else {
-                errln!("{line}");
-            }
-            Ok(())
-        };
-        line(format!(
-            "{} {}: {}",
-            if v.trusted {
-                "Verified"
-            } else {
-                "latch: NOT verified"
-            },
-            v.digest,
-            super::signed_by(v)
-        ))?;
-        for o in &v.outcomes {
-            line(format!("  {o}"))?;
-            if let Ok(a) = &o.result {
-                for (claim, value) in &a.claims {
-                    line(format!("    {claim}: {value}"))?;
-                }
-            }
-        }
-        if v.outcomes.is_empty() {
-            line("  no signatures found".to_owned())?;
-        }
-        if let Some(i) = v.max_log_index {
-            line(format!("Highest log index: {i}"))?;
-        }
+        lines(v, "signatures")?;
     }
     Ok(if v.trusted {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// The verdict as text: a line saying whether it is verified and by whom, one per
+/// candidate with the claims of those accepted, and the highest log index; on stdout when
+/// verified, else on stderr. `what` names the candidates (`signatures`).
+pub fn lines(v: &latch::decide::Verdict, what: &str) -> Result<(), AnyError> {
+    // Verified: the report is the output. Not verified: it explains the failure.
+    let line = |line: String| -> Result<(), AnyError> {
+        if v.trusted {
+            outln!("{line}")?;
+        } else {
+            errln!("{line}");
+        }
+        Ok(())
+    };
+    line(format!(
+        "{} {}: {}",
+        if v.trusted {
+            "Verified"
+        } else {
+            "latch: NOT verified"
+        },
+        v.digest,
+        super::signed_by(v)
+    ))?;
+    for o in &v.outcomes {
+        line(format!("  {o}"))?;
+        if let Ok(a) = &o.result {
+            for (claim, value) in &a.claims {
+                line(format!("    {claim}: {value}"))?;
+            }
+        }
+    }
+    if v.outcomes.is_empty() {
+        line(format!("  no {what} found"))?;
+    }
+    if let Some(i) = v.max_log_index {
+        line(format!("Highest log index: {i}"))?;
+    }
+    Ok(())
 }

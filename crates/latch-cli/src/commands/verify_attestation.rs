@@ -1,12 +1,15 @@
-//! `latch verify-attestation`: SLSA provenance of an image digest, checked offline.
+//! `latch verify-attestation`: SLSA provenance of an image digest from a GitHub workflow,
+//! or an attestation of any type signed by trusted keys, checked offline.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use latch::attestation::verify_attestation;
+use latch::attestation::{decide_attestation, verify_attestation};
 use latch::bundle::RootChoice;
 use latch::sigstore::provenance::ProvenancePolicy;
+use latch::trust::{KeySource, TlogMode, TrustSpec};
 
+use super::profile_args::path_arg;
 use crate::GlobalArgs;
 use crate::output::{AnyError, errln, outln, print_json};
 
@@ -23,7 +26,16 @@ use crate::output::{AnyError, errln, outln, print_json};
 /// `owner/repo` never accepts `owner/repo-image`. Prints each claim checked. Exit 0 only
 /// if one attestation satisfies everything.
 ///
+/// With --key (and --type) it verifies instead an attestation of that predicate type
+/// signed by trusted keys, as `latch attest` writes them (a bundle referrer) or cosign's
+/// `attest` (a .att layer): the one trust decision every Latch command makes, over
+/// attestations: k of n distinct trusted keys with --threshold, a Rekor entry when
+/// --rekor-key is given, the statement's subject this digest. Prints the verdict and the
+/// accepted predicate; exit 0 only if enough trusted keys attested.
+///
 /// Example: latch verify-attestation ghcr.io/freedomofpress/dangerzone/v1@sha256:… --repository freedomofpress/dangerzone-image --workflow .github/workflows/release.yml
+///
+/// Example: latch verify-attestation ghcr.io/org/app@sha256:… --key release.pub --type https://example.com/release-review/v1
 #[derive(clap::Args)]
 #[command(long_about)]
 pub struct Args {
@@ -31,11 +43,34 @@ pub struct Args {
     #[arg(value_name = "IMAGE@DIGEST")]
     pub image: String,
     /// The GitHub repository that must have built it: OWNER/REPO.
-    #[arg(long, value_name = "OWNER/REPO")]
-    pub repository: String,
+    #[arg(long, value_name = "OWNER/REPO", required_unless_present = "keys")]
+    pub repository: Option<String>,
     /// The workflow file that must have run, e.g. .github/workflows/release.yml.
-    #[arg(long, value_name = "PATH")]
-    pub workflow: String,
+    #[arg(long, value_name = "PATH", required_unless_present = "keys")]
+    pub workflow: Option<String>,
+    /// A trusted public key (PEM): verify an attestation signed by keys instead of
+    /// provenance. Repeatable.
+    #[arg(
+        long = "key",
+        value_name = "PEM",
+        value_parser = path_arg(),
+        requires = "predicate_type",
+        conflicts_with_all = ["repository", "workflow", "git_ref", "builder_id", "trusted_root"]
+    )]
+    pub keys: Vec<PathBuf>,
+    /// With --key: the predicate type the attestation must have (a URI).
+    #[arg(long = "type", value_name = "URI", requires = "keys")]
+    pub predicate_type: Option<String>,
+    /// With --key: how many distinct trusted keys must have attested (default 1).
+    #[arg(long, value_name = "K", requires = "keys")]
+    pub threshold: Option<usize>,
+    /// With --key: a pinned Rekor public key, which makes a log entry required.
+    /// Repeatable.
+    #[arg(long = "rekor-key", value_name = "PEM", value_parser = path_arg(), requires = "keys")]
+    pub rekor_keys: Vec<PathBuf>,
+    /// With --key: the transparency-log policy (required, optional, ignored).
+    #[arg(long, value_name = "MODE", requires = "keys")]
+    pub tlog: Option<TlogMode>,
     /// The ref the build must have run on, e.g. refs/heads/main or refs/tags/v1.2.3.
     #[arg(long = "ref", value_name = "REF")]
     pub git_ref: Option<String>,
@@ -55,9 +90,15 @@ pub struct Args {
 pub async fn run(global: &GlobalArgs, args: Args) -> Result<ExitCode, AnyError> {
     let client = super::client(global)?;
     let reference = super::reference(&args.image)?;
+    if let Some(predicate_type) = &args.predicate_type {
+        return keyed(&client, &reference, &args, predicate_type).await;
+    }
+    let (Some(repository), Some(workflow)) = (&args.repository, &args.workflow) else {
+        return Err("give --repository and --workflow (provenance), or --key and --type".into());
+    };
     let policy = ProvenancePolicy::new(
-        &args.repository,
-        &args.workflow,
+        repository,
+        workflow,
         args.git_ref.as_deref(),
         args.builder_id.as_deref(),
     )?;
@@ -80,4 +121,54 @@ pub async fn run(global: &GlobalArgs, args: Args) -> Result<ExitCode, AnyError> 
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--key … --type URI`: the one decision over the attestations of that type.
+async fn keyed(
+    client: &latch::registry::Client,
+    reference: &latch::oci::Reference,
+    args: &Args,
+    predicate_type: &str,
+) -> Result<ExitCode, AnyError> {
+    let trust = TrustSpec {
+        keys: args.keys.iter().cloned().map(KeySource::File).collect(),
+        identities: Vec::new(),
+        threshold: args.threshold,
+        rekor_keys: args
+            .rekor_keys
+            .iter()
+            .cloned()
+            .map(KeySource::File)
+            .collect(),
+        tlog: args.tlog,
+        repository: None,
+        root: RootChoice::default(),
+        provenance: None,
+    }
+    .load()?;
+    let decision = decide_attestation(client, reference, &trust, predicate_type).await?;
+    let v = &decision.verdict;
+    if args.json {
+        print_json(&serde_json::json!({
+            "verified": v.trusted,
+            "subject": decision.reference,
+            "digest": decision.digest,
+            "predicate_type": decision.predicate_type,
+            "predicate": decision.predicate,
+            "verdict": v,
+        }))?;
+    } else {
+        super::verification_output::lines(v, "attestations")?;
+        if v.trusted {
+            outln!("Predicate type: {}", decision.predicate_type)?;
+            if let Some(p) = &decision.predicate {
+                outln!("Predicate: {p}")?;
+            }
+        }
+    }
+    Ok(if v.trusted {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }

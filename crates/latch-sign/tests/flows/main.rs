@@ -1,6 +1,7 @@
 //! latch-sign against real parts: a real registry, the peer cosign 2.5 and skopeo 1.18,
 //! and the test Rekor server.
 
+mod bundle;
 mod concurrent;
 mod keys;
 mod nightlies;

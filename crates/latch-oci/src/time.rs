@@ -1,7 +1,7 @@
 //! Seconds since the epoch as RFC 3339, without a date library.
 
 /// `1700000000` → `2023-11-14T22:13:20Z`.
-pub(crate) fn rfc3339(epoch: i64) -> String {
+pub fn rfc3339(epoch: i64) -> String {
     let days = epoch.div_euclid(86_400);
     let secs = epoch.rem_euclid(86_400);
     let (y, m, d) = civil_from_days(days);
