@@ -7,9 +7,16 @@
 //! A signature is the statement cosign v3 writes (predicate type
 //! `https://sigstore.dev/cosign/sign/v1`, empty predicate); an attestation
 //! ([`BundleOptions::attestation`]) carries the releaser's predicate under its type, e.g.
-//! a provenance the releasers checked, signed on top. The bundle carries no log entry:
-//! verifiers are told so explicitly (`cosign verify --new-bundle-format
-//! --insecure-ignore-tlog`; Latch refuses it where a log is required).
+//! a provenance the releasers checked, signed on top.
+//!
+//! With [`BundleOptions::tlog`] the envelope is logged on a Rekor v1-compatible log as a
+//! `dsse` entry and the entry (SET, inclusion proof, checkpoint) goes into the bundle,
+//! which is then verified whole (signature, binding of the entry, SET, proof and
+//! checkpoint) with the pinned log keys, or with the key the log publishes. Without it the
+//! bundle carries no log entry, and verifiers must be told so explicitly (`cosign verify
+//! --insecure-ignore-tlog`; Latch refuses it where a log is required). With
+//! [`BundleOptions::certificate`] (keyless signing, [`crate::keyless`]) the bundle carries
+//! the signer's certificate instead of a key hint.
 //!
 //! Each signature is checked with the signer's public key before anything is written,
 //! and until the tag index names the new referrer nothing refers to what was pushed.
@@ -28,6 +35,7 @@ use sha2::Digest as _;
 
 use crate::sign::{SignError, collect_targets};
 use crate::signer::Signer;
+use crate::tlog::TlogUploader;
 
 /// `_type` of the statements written.
 pub const STATEMENT_V1: &str = "https://in-toto.io/Statement/v1";
@@ -47,6 +55,11 @@ pub struct BundleOptions {
     pub contention: Contention,
     /// Unix seconds: the referrer's `created` annotation.
     pub now: i64,
+    /// Log each envelope here (a `dsse` entry) and put the entry in the bundle.
+    pub tlog: Option<TlogUploader>,
+    /// The signer's certificate (DER), for a keyless signature: the bundle carries it
+    /// instead of a key hint. Its public key must be the signer's.
+    pub certificate: Option<Vec<u8>>,
 }
 
 impl BundleOptions {
@@ -58,6 +71,8 @@ impl BundleOptions {
             recursive: false,
             contention: Contention::default(),
             now,
+            tlog: None,
+            certificate: None,
         }
     }
 
@@ -133,6 +148,9 @@ pub struct BundledManifest {
     pub referrers: usize,
     /// Attempts the index update took.
     pub attempts: u32,
+    /// The log index of its entry, when logged.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_index: Option<u64>,
 }
 
 /// What [`sign_bundle`] did.
@@ -146,8 +164,12 @@ pub struct BundleReport {
     pub key_id: String,
     /// The statements' predicate type.
     pub predicate_type: String,
-    /// No log entry was made (the bundle proves no signing time).
+    /// Whether each bundle carries a transparency log entry.
     pub logged: bool,
+    /// The log's key the entries were verified with was pinned (`false`: the key the
+    /// log itself published); absent without a log.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_key_pinned: Option<bool>,
     /// Each manifest signed, the one named first.
     pub signed: Vec<BundledManifest>,
 }
@@ -167,15 +189,38 @@ pub async fn sign_bundle(
     let repository = image.with_digest(digest.clone());
     let targets = collect_targets(client, &repository, &digest, opts.recursive).await?;
     let created = latch_oci::time::rfc3339(opts.now);
+    // The log's keys, to verify what it returns before anything is attached.
+    let log_keys = match &opts.tlog {
+        None => None,
+        Some(t) if !t.log_keys().is_empty() => Some((t.log_keys().to_vec(), true)),
+        Some(t) => Some((vec![t.fetch_log_key().await?], false)),
+    };
     let mut signed = Vec::with_capacity(targets.len());
     for target in targets {
-        let bundle = image_bundle(
+        let digest = &target.descriptor.digest;
+        let envelope = signed_envelope(
             signer,
             &repository.cosign_name(),
-            &target.descriptor.digest,
+            digest,
             &opts.predicate_type,
             &opts.predicate,
         )?;
+        let mut entries = Vec::new();
+        if let Some(tlog) = &opts.tlog {
+            let verifier = match &opts.certificate {
+                Some(der) => certificate_pem(der),
+                None => latch_trust::spki_to_pem(signer.public_key().der()),
+            };
+            entries.push(
+                tlog.upload_dsse(&go_envelope_json(&envelope)?, &verifier)
+                    .await?,
+            );
+        }
+        let bundle = assemble(signer, opts.certificate.as_deref(), &envelope, entries)?;
+        let mut log_index = None;
+        if let Some((keys, _)) = &log_keys {
+            log_index = check_logged(&bundle, signer, opts.certificate.is_some(), keys, digest)?;
+        }
         let subject = target.descriptor.clone();
         let attached = attach_bundle(
             client,
@@ -191,9 +236,7 @@ pub async fn sign_bundle(
         )
         .await
         .map_err(|source| SignError::Attach {
-            image: repository
-                .with_digest(target.descriptor.digest.clone())
-                .to_string(),
+            image: repository.with_digest(digest.clone()).to_string(),
             source: Box::new(source),
         })?;
         signed.push(BundledManifest {
@@ -204,6 +247,7 @@ pub async fn sign_bundle(
             index: attached.index,
             referrers: attached.referrers,
             attempts: attached.attempts,
+            log_index,
         });
     }
     Ok(BundleReport {
@@ -211,22 +255,21 @@ pub async fn sign_bundle(
         signer: signer.describe(),
         key_id: signer.public_key().log_id().to_owned(),
         predicate_type: opts.predicate_type.clone(),
-        logged: false,
+        logged: opts.tlog.is_some(),
+        log_key_pinned: log_keys.map(|(_, pinned)| pinned),
         signed,
     })
 }
 
-/// The bundle itself (pure but for the signer): the statement naming `repository` and
-/// `digest`, its DSSE envelope signed by `signer` and checked with its public key, and
-/// the v0.3 bundle around it with the key's hint (base64 SHA-256 of its DER, as
-/// sigstore-go writes it) and no log entry.
-pub fn image_bundle(
+/// The statement naming `repository` and `digest`, in a DSSE envelope signed by
+/// `signer` and checked with its public key (pure but for the signer).
+pub fn signed_envelope(
     signer: &dyn Signer,
     repository: &str,
     digest: &Digest,
     predicate_type: &str,
     predicate: &serde_json::Value,
-) -> Result<Vec<u8>, SignError> {
+) -> Result<serde_json::Value, SignError> {
     let statement = Statement {
         statement_type: STATEMENT_V1.to_owned(),
         subject: vec![Subject {
@@ -253,23 +296,130 @@ pub fn image_bundle(
             signer: signer.describe(),
         });
     }
-    let hint = STANDARD.encode(sha2::Sha256::digest(signer.public_key().der()));
+    Ok(serde_json::json!({
+        "payload": STANDARD.encode(&payload),
+        "payloadType": IN_TOTO_PAYLOAD_TYPE,
+        "signatures": [{"sig": STANDARD.encode(&signature), "keyid": ""}]
+    }))
+}
+
+/// The v0.3 bundle around `envelope`: the certificate when given, else the key's hint
+/// (base64 SHA-256 of its DER, as sigstore-go writes it), and the log entries.
+pub fn assemble(
+    signer: &dyn Signer,
+    certificate: Option<&[u8]>,
+    envelope: &serde_json::Value,
+    tlog_entries: Vec<serde_json::Value>,
+) -> Result<Vec<u8>, SignError> {
+    let material = match certificate {
+        Some(der) => serde_json::json!({"certificate": {"rawBytes": STANDARD.encode(der)}}),
+        None => serde_json::json!({"publicKey": {
+            "hint": STANDARD.encode(sha2::Sha256::digest(signer.public_key().der()))
+        }}),
+    };
+    let mut verification = material;
+    verification["tlogEntries"] = serde_json::Value::from(tlog_entries);
+    verification["timestampVerificationData"] = serde_json::json!({});
     let bundle = serde_json::json!({
         "mediaType": BUNDLE_V03_MEDIA_TYPE,
-        "verificationMaterial": {
-            "publicKey": {"hint": hint},
-            "tlogEntries": [],
-            "timestampVerificationData": {}
-        },
-        "dsseEnvelope": {
-            "payload": STANDARD.encode(&payload),
-            "payloadType": IN_TOTO_PAYLOAD_TYPE,
-            "signatures": [{"sig": STANDARD.encode(&signature), "keyid": ""}]
-        }
+        "verificationMaterial": verification,
+        "dsseEnvelope": envelope,
     });
     serde_json::to_vec(&bundle).map_err(|e| SignError::BadPredicate {
         reason: format!("the bundle cannot be written: {e}"),
     })
+}
+
+/// A key-signed bundle without a log entry (pure but for the signer).
+pub fn image_bundle(
+    signer: &dyn Signer,
+    repository: &str,
+    digest: &Digest,
+    predicate_type: &str,
+    predicate: &serde_json::Value,
+) -> Result<Vec<u8>, SignError> {
+    let envelope = signed_envelope(signer, repository, digest, predicate_type, predicate)?;
+    assemble(signer, None, &envelope, Vec::new())
+}
+
+/// Verifies a logged bundle as a verifier will: the signature, the entry bound to it, its
+/// SET, inclusion proof and checkpoint under `log_keys`. For a certificate, the log part
+/// only (the certificate's chain is the verifier's to check against its root). Returns
+/// the log index.
+fn check_logged(
+    bundle: &[u8],
+    signer: &dyn Signer,
+    keyless: bool,
+    log_keys: &[latch_trust::PublicKey],
+    digest: &Digest,
+) -> Result<Option<u64>, SignError> {
+    let refused = |detail: String| SignError::LogCheckFailed { detail };
+    let ders: Vec<Vec<u8>> = log_keys.iter().map(|k| k.der().to_vec()).collect();
+    let root =
+        latch_sigstore::TrustRoot::from_rekor_keys(&ders).map_err(|e| refused(e.to_string()))?;
+    let raw = digest
+        .sha256_bytes()
+        .ok_or_else(|| refused(format!("{digest} is not a sha256 digest")))?;
+    let parsed = latch_sigstore::parse_bundle(bundle, "the new bundle")
+        .map_err(|e| refused(e.to_string()))?;
+    if keyless {
+        // The certificate chains to the verifier's root, which is the verifier's to hold.
+        return match parsed.verification_material.tlog_entries.first() {
+            Some(e) => Ok(e.log_index.to_string().parse().ok()),
+            None => Err(refused("no log entry".into())),
+        };
+    }
+    let signers = [latch_sigstore::Signer::Key {
+        der: signer.public_key().der().to_vec(),
+        name: signer.public_key().log_id().to_owned(),
+    }];
+    let v = latch_sigstore::verify_parsed_bundle(
+        &root,
+        &parsed,
+        "the new bundle",
+        latch_sigstore::Artifact::Sha256(raw),
+        &signers,
+        latch_sigstore::TlogRequirement::Required,
+    )
+    .map_err(|e| refused(e.to_string()))?;
+    Ok(v.max_log_index())
+}
+
+/// The envelope's JSON as Go's `dsse.Envelope` marshals it (`payloadType`, `payload`,
+/// `signatures` of `keyid`, `sig`): the log hashes the exact string it is sent into the
+/// entry (`envelopeHash`), and verifiers that rebuild the entry from the bundle
+/// (sigstore-go, so cosign) marshal the envelope that way.
+fn go_envelope_json(envelope: &serde_json::Value) -> Result<String, SignError> {
+    let text = |v: &serde_json::Value| {
+        serde_json::to_string(v.as_str().unwrap_or_default()).map_err(|e| SignError::BadPredicate {
+            reason: format!("the envelope cannot be written: {e}"),
+        })
+    };
+    let mut sigs = Vec::new();
+    for s in envelope["signatures"].as_array().into_iter().flatten() {
+        sigs.push(format!(
+            "{{\"keyid\":{},\"sig\":{}}}",
+            text(&s["keyid"])?,
+            text(&s["sig"])?
+        ));
+    }
+    Ok(format!(
+        "{{\"payloadType\":{},\"payload\":{},\"signatures\":[{}]}}",
+        text(&envelope["payloadType"])?,
+        text(&envelope["payload"])?,
+        sigs.join(",")
+    ))
+}
+
+fn certificate_pem(der: &[u8]) -> String {
+    let b64 = STANDARD.encode(der);
+    let mut out = String::from("-----BEGIN CERTIFICATE-----\n");
+    for chunk in b64.as_bytes().chunks(64) {
+        out.push_str(&String::from_utf8_lossy(chunk));
+        out.push('\n');
+    }
+    out.push_str("-----END CERTIFICATE-----\n");
+    out
 }
 
 #[cfg(test)]

@@ -130,6 +130,13 @@ pub enum SignError {
         #[source]
         source: Box<latch_sources::SourceError>,
     },
+    /// A bundle with a log entry did not verify as verifiers will check it (nothing was
+    /// attached).
+    #[error("the logged bundle does not verify: {detail}; nothing was attached")]
+    LogCheckFailed {
+        /// Why.
+        detail: String,
+    },
     /// The transparency log upload failed.
     #[error(transparent)]
     Tlog(#[from] TlogError),

@@ -7,6 +7,11 @@
 //! `{uuid: {body, integratedTime, logID, logIndex, verification: {signedEntryTimestamp}}}`.
 //! The returned entry is checked to log exactly this payload, signature and key, and, when
 //! the log's key is given, the SET is verified before anything is stored.
+//!
+//! DSSE envelopes (cosign v3 bundles) are logged as `dsse` 0.0.1 entries
+//! ([`TlogUploader::upload_dsse`]); the answer, with its inclusion proof and checkpoint,
+//! becomes the bundle's `tlogEntries` item, and the whole bundle is verified before it is
+//! attached.
 
 use std::time::Duration;
 
@@ -151,48 +156,9 @@ impl TlogUploader {
         key: &PublicKey,
         now: i64,
     ) -> Result<RekorBundle, TlogError> {
-        let url = self.endpoint();
-        let http = |source| TlogError::Http {
-            url: url.clone(),
-            source,
-        };
-        let resp = self
-            .http
-            .post(&url)
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .header(reqwest::header::ACCEPT, "application/json")
-            .body(hashedrekord_entry(payload, signature, key))
-            .send()
-            .await
-            .map_err(http)?;
-        let (url, body) =
-            match resp.status() {
-                StatusCode::CREATED => (url.clone(), read_bounded(resp, &url).await?),
-                StatusCode::CONFLICT => {
-                    // Logged before: Rekor points at the existing entry.
-                    let location = resp
-                        .headers()
-                        .get(reqwest::header::LOCATION)
-                        .and_then(|v| v.to_str().ok())
-                        .map(str::to_owned)
-                        .ok_or_else(|| TlogError::BadResponse {
-                            url: url.clone(),
-                            reason: "409 Conflict without a Location".into(),
-                        })?;
-                    let existing = self.same_origin(&url, &location)?;
-                    let resp = self.http.get(&existing).send().await.map_err(|source| {
-                        TlogError::Http {
-                            url: existing.clone(),
-                            source,
-                        }
-                    })?;
-                    if resp.status() != StatusCode::OK {
-                        return Err(status_error(resp, &existing).await);
-                    }
-                    (existing.clone(), read_bounded(resp, &existing).await?)
-                }
-                _ => return Err(status_error(resp, &url).await),
-            };
+        let (url, body) = self
+            .post_entry(hashedrekord_entry(payload, signature, key))
+            .await?;
         let bundle = parse_entry_response(&body).map_err(|reason| TlogError::BadResponse {
             url: url.clone(),
             reason,
@@ -216,6 +182,110 @@ impl TlogUploader {
                 })?;
         }
         Ok(bundle)
+    }
+
+    /// Logs a DSSE envelope (its exact JSON) whose signatures `verifier_pem` (a PEM
+    /// public key or certificate) verifies, as a `dsse` 0.0.1 entry, and returns the entry
+    /// as a Sigstore bundle's `tlogEntries` item (protobuf JSON: SET, inclusion proof and
+    /// checkpoint, canonical body). The caller verifies the bundle it goes into: see
+    /// [`TlogUploader::log_keys`].
+    pub async fn upload_dsse(
+        &self,
+        envelope_json: &str,
+        verifier_pem: &str,
+    ) -> Result<Value, TlogError> {
+        let proposed = serde_json::json!({
+            "apiVersion": "0.0.1",
+            "kind": "dsse",
+            "spec": {"proposedContent": {
+                "envelope": envelope_json,
+                "verifiers": [STANDARD.encode(verifier_pem)],
+            }},
+        });
+        let (url, body) = self.post_entry(proposed.to_string()).await?;
+        bundle_tlog_entry(&body, "dsse").map_err(|reason| TlogError::BadResponse { url, reason })
+    }
+
+    /// The pinned log keys ([`TlogUploader::with_log_key`]).
+    pub fn log_keys(&self) -> &[PublicKey] {
+        &self.log_keys
+    }
+
+    /// The key the log publishes (`GET /api/v1/log/publicKey`), for checking what it
+    /// returns when no key is pinned: it catches a broken log, not a lying one.
+    pub async fn fetch_log_key(&self) -> Result<PublicKey, TlogError> {
+        let url = format!(
+            "{}/api/v1/log/publicKey",
+            self.base.as_str().trim_end_matches('/')
+        );
+        let resp = self
+            .http
+            .get(&url)
+            .send()
+            .await
+            .map_err(|source| TlogError::Http {
+                url: url.clone(),
+                source,
+            })?;
+        if resp.status() != StatusCode::OK {
+            return Err(status_error(resp, &url).await);
+        }
+        let pem = read_bounded(resp, &url).await?;
+        PublicKey::from_pem(&pem).map_err(|e| TlogError::BadResponse {
+            url,
+            reason: format!("the log's public key: {e}"),
+        })
+    }
+
+    /// `POST`s a proposed entry; on `409 Conflict` (logged before) fetches the existing
+    /// entry from the `Location` given (same origin only). Returns the URL answered from
+    /// and the body, bounded.
+    async fn post_entry(&self, proposed: String) -> Result<(String, Vec<u8>), TlogError> {
+        let url = self.endpoint();
+        let http = |source| TlogError::Http {
+            url: url.clone(),
+            source,
+        };
+        let resp = self
+            .http
+            .post(&url)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .header(reqwest::header::ACCEPT, "application/json")
+            .body(proposed)
+            .send()
+            .await
+            .map_err(http)?;
+        match resp.status() {
+            StatusCode::CREATED => Ok((url.clone(), read_bounded(resp, &url).await?)),
+            StatusCode::CONFLICT => {
+                // Logged before: Rekor points at the existing entry.
+                let location = resp
+                    .headers()
+                    .get(reqwest::header::LOCATION)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned)
+                    .ok_or_else(|| TlogError::BadResponse {
+                        url: url.clone(),
+                        reason: "409 Conflict without a Location".into(),
+                    })?;
+                let existing = self.same_origin(&url, &location)?;
+                let resp =
+                    self.http
+                        .get(&existing)
+                        .send()
+                        .await
+                        .map_err(|source| TlogError::Http {
+                            url: existing.clone(),
+                            source,
+                        })?;
+                if resp.status() != StatusCode::OK {
+                    return Err(status_error(resp, &existing).await);
+                }
+                let body = read_bounded(resp, &existing).await?;
+                Ok((existing, body))
+            }
+            _ => Err(status_error(resp, &url).await),
+        }
     }
 
     fn same_origin(&self, from: &str, location: &str) -> Result<String, TlogError> {
@@ -299,6 +369,64 @@ pub fn parse_entry_response(bytes: &[u8]) -> Result<RekorBundle, String> {
         log_index,
         log_id.to_ascii_lowercase(),
     ))
+}
+
+/// Rekor's log-entry answer (exactly one entry, with its inclusion proof) as a Sigstore
+/// bundle `tlogEntries` item in protobuf JSON: integers as strings, hex as base64.
+pub fn bundle_tlog_entry(bytes: &[u8], kind: &str) -> Result<Value, String> {
+    let doc: Value = serde_json::from_slice(bytes).map_err(|e| format!("not JSON: {e}"))?;
+    let map = doc.as_object().ok_or("not a JSON object")?;
+    let (Some((_uuid, entry)), 1) = (map.iter().next(), map.len()) else {
+        return Err(format!("{} entries, expected exactly one", map.len()));
+    };
+    let str_at = |v: &Value, name: &str| -> Result<String, String> {
+        v.as_str()
+            .map(str::to_owned)
+            .ok_or(format!("{name} is not a string"))
+    };
+    let int_at = |v: &Value, name: &str| -> Result<i64, String> {
+        v.as_i64()
+            .filter(|i| *i >= 0)
+            .ok_or(format!("{name} is not a non-negative integer"))
+    };
+    let hex_b64 = |v: &Value, name: &str| -> Result<String, String> {
+        let h = str_at(v, name)?;
+        hex::decode(&h)
+            .map(|b| STANDARD.encode(b))
+            .map_err(|_| format!("{name} is not hex"))
+    };
+    let body = str_at(&entry["body"], "body")?;
+    STANDARD
+        .decode(&body)
+        .map_err(|_| "body is not base64".to_owned())?;
+    let verification = &entry["verification"];
+    let proof = &verification["inclusionProof"];
+    if proof.is_null() {
+        return Err("the entry has no inclusion proof (a v0.3 bundle needs one)".into());
+    }
+    let hashes = proof["hashes"]
+        .as_array()
+        .ok_or("inclusionProof.hashes is not an array")?
+        .iter()
+        .map(|h| hex_b64(h, "inclusionProof.hashes[]"))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(serde_json::json!({
+        "logIndex": int_at(&entry["logIndex"], "logIndex")?.to_string(),
+        "logId": {"keyId": hex_b64(&entry["logID"], "logID")?},
+        "kindVersion": {"kind": kind, "version": "0.0.1"},
+        "integratedTime": int_at(&entry["integratedTime"], "integratedTime")?.to_string(),
+        "inclusionPromise": {
+            "signedEntryTimestamp": str_at(&verification["signedEntryTimestamp"], "verification.signedEntryTimestamp")?
+        },
+        "inclusionProof": {
+            "logIndex": int_at(&proof["logIndex"], "inclusionProof.logIndex")?.to_string(),
+            "rootHash": hex_b64(&proof["rootHash"], "inclusionProof.rootHash")?,
+            "treeSize": int_at(&proof["treeSize"], "inclusionProof.treeSize")?.to_string(),
+            "hashes": hashes,
+            "checkpoint": {"envelope": str_at(&proof["checkpoint"], "inclusionProof.checkpoint")?}
+        },
+        "canonicalizedBody": body
+    }))
 }
 
 async fn read_bounded(mut resp: reqwest::Response, url: &str) -> Result<Vec<u8>, TlogError> {

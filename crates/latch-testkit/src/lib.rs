@@ -34,6 +34,7 @@ pub mod cosign;
 mod der;
 mod engines;
 mod image;
+pub mod merkle;
 mod paths;
 mod peers;
 mod proxy;

@@ -1,22 +1,24 @@
 //! A small Rekor v1-compatible transparency log for tests: the public Rekor cannot be
 //! reached here, so signing with `--tlog-upload` is tested against this.
 //!
-//! It speaks the real API for `hashedrekord` 0.0.1 entries:
+//! It speaks the real API for `hashedrekord` 0.0.1 and `dsse` 0.0.1 entries:
 //!
 //! - `POST /api/v1/log/entries` with a proposed entry: checks its shape, verifies the
-//!   signature (ECDSA P-256 over the given sha256) with the given public key, assigns the
-//!   next log index, and answers `201 Created` with `Location`, `ETag` and the real body
-//!   shape `{uuid: {body, integratedTime, logID, logIndex, verification:
-//!   {signedEntryTimestamp}}}`. An entry logged before gets `409 Conflict` with the
-//!   `Location` of the existing one, as Rekor does.
+//!   signature (ECDSA P-256: over the given sha256 for `hashedrekord`; over each DSSE
+//!   signature's pre-authentication encoding for `dsse`, with the public keys or
+//!   certificates given as verifiers), assigns the next log index, and answers `201
+//!   Created` with `Location`, `ETag` and the real body shape `{uuid: {body,
+//!   integratedTime, logID, logIndex, verification: {inclusionProof, signedEntryTimestamp}}}`.
+//!   An entry logged before gets `409 Conflict` with the `Location` of the existing one, as
+//!   Rekor does. The entries form one RFC 6962 Merkle tree: the inclusion proof is real,
+//!   against a checkpoint of the current tree signed with the log's key.
 //! - `GET /api/v1/log/entries/{uuid}`: the same shape for one entry.
 //! - `GET /api/v1/log/publicKey`: the log's PEM public key.
 //!
 //! `body` is the canonical entry (members in Go's order, no whitespace). The SET is an
 //! ECDSA P-256 SHA-256 signature by a key made for each server over the RFC 8785 canonical
 //! JSON of `{body, integratedTime, logID, logIndex}`; `logID` is the hex sha256 of the
-//! key's DER SubjectPublicKeyInfo. Errors are `{"code": N, "message": "…"}`. No Merkle
-//! tree is kept, so there is no inclusion proof.
+//! key's DER SubjectPublicKeyInfo. Errors are `{"code": N, "message": "…"}`.
 
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -53,6 +55,9 @@ struct Entry {
 
 struct State {
     key: EcdsaKeyPair,
+    /// Refuse every new entry with this status and message (a log that is down or
+    /// refuses this signer).
+    refuse: Mutex<Option<(StatusCode, String)>>,
     spki: Vec<u8>,
     log_id: String,
     first_index: i64,
@@ -74,15 +79,26 @@ impl RekorServer {
 
     /// Starts a log whose first entry gets `first_index` (real logs are past 10^8).
     pub fn start_at(first_index: i64) -> RekorServer {
+        let pkcs8 =
+            EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &SystemRandom::new())
+                .expect("generate the log's P-256 key");
+        RekorServer::start_with(pkcs8.as_ref(), first_index)
+    }
+
+    /// Starts a log that signs with this P-256 key (PKCS#8 DER); indexes start at 0.
+    pub fn start_with_key(pkcs8: &[u8]) -> RekorServer {
+        RekorServer::start_with(pkcs8, 0)
+    }
+
+    fn start_with(pkcs8: &[u8], first_index: i64) -> RekorServer {
         let rng = SystemRandom::new();
-        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &rng)
-            .expect("generate the log's P-256 key");
-        let key = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, pkcs8.as_ref())
-            .expect("read back the log's key");
+        let key = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, pkcs8)
+            .expect("read the log's key");
         let spki = crate::der::p256_spki(key.public_key().as_ref());
         let log_id = hex(&sha2::Sha256::digest(&spki));
         let state = Arc::new(State {
             key,
+            refuse: Mutex::new(None),
             spki,
             log_id,
             first_index,
@@ -118,6 +134,17 @@ impl RekorServer {
     /// The log id: hex sha256 of the key's DER.
     pub fn log_id(&self) -> String {
         self.state.log_id.clone()
+    }
+
+    /// From now on, refuse every new entry with `status` and `message` (as a log that is
+    /// down or refuses the signer answers); `None` accepts again.
+    pub fn refuse(&self, refusal: Option<(u16, &str)>) {
+        *lock(&self.state.refuse) = refusal.map(|(status, message)| {
+            (
+                StatusCode::from_u16(status).expect("an HTTP status"),
+                message.to_owned(),
+            )
+        });
     }
 
     /// Entries logged so far.
@@ -156,9 +183,9 @@ async fn handle(st: &State, req: Request<Incoming>) -> Response<Body> {
             // Rekor accepts the UUID with or without the tree id.
             match entries
                 .iter()
-                .find(|e| e.uuid == uuid || e.uuid.ends_with(uuid) && uuid.len() == 64)
+                .position(|e| e.uuid == uuid || e.uuid.ends_with(uuid) && uuid.len() == 64)
             {
-                Some(e) => entry_response(StatusCode::OK, e),
+                Some(i) => entry_response(st, StatusCode::OK, &entries, i),
                 None => error(StatusCode::NOT_FOUND, "entry not found"),
             }
         }
@@ -167,17 +194,14 @@ async fn handle(st: &State, req: Request<Incoming>) -> Response<Body> {
 }
 
 fn create(st: &State, body: &[u8]) -> Response<Body> {
-    let proposed = match parse_hashedrekord(body) {
-        Ok(p) => p,
+    if let Some((status, message)) = lock(&st.refuse).clone() {
+        return error(status, &message);
+    }
+    let canonical = match canonical_entry(body) {
+        Ok(c) => c,
         Err(msg) => return error(StatusCode::BAD_REQUEST, &msg),
     };
-    if let Err(msg) = proposed.verify() {
-        return error(StatusCode::BAD_REQUEST, &msg);
-    }
-    let canonical = proposed.canonical();
-    let mut leaf_input = vec![0u8];
-    leaf_input.extend_from_slice(canonical.as_bytes());
-    let leaf: [u8; 32] = sha2::Sha256::digest(&leaf_input).into();
+    let leaf = crate::merkle::leaf_hash(canonical.as_bytes());
     let mut entries = lock(&st.entries);
     if let Some(existing) = entries.iter().find(|e| e.leaf == leaf) {
         let mut r = error(
@@ -219,27 +243,49 @@ fn create(st: &State, body: &[u8]) -> Response<Body> {
         log_index,
         set_b64: STANDARD.encode(set.as_ref()),
     };
-    let mut r = entry_response(StatusCode::CREATED, &entry);
+    let uuid = entry.uuid.clone();
+    entries.push(entry);
+    let mut r = entry_response(st, StatusCode::CREATED, &entries, entries.len() - 1);
     for (name, value) in [
-        ("location", format!("/api/v1/log/entries/{}", entry.uuid)),
-        ("etag", entry.uuid.clone()),
+        ("location", format!("/api/v1/log/entries/{uuid}")),
+        ("etag", uuid),
     ] {
         r.headers_mut()
             .insert(name, value.parse().expect("a valid header"));
     }
-    entries.push(entry);
     r
 }
 
-fn entry_response(status: StatusCode, e: &Entry) -> Response<Body> {
+/// Entry `i` of `entries`, with its inclusion proof in the current tree and a checkpoint
+/// of that tree.
+fn entry_response(st: &State, status: StatusCode, entries: &[Entry], i: usize) -> Response<Body> {
+    let e = &entries[i];
+    let leaves: Vec<[u8; 32]> = entries.iter().map(|e| e.leaf).collect();
+    let root = crate::merkle::root(&leaves);
+    let hashes: Vec<String> = crate::merkle::inclusion_proof(i, &leaves)
+        .iter()
+        .map(|h| hex(h))
+        .collect();
+    let checkpoint = crate::merkle::checkpoint(
+        "latch.test - 1",
+        leaves.len(),
+        &root,
+        &st.key,
+        &st.spki,
+        &st.rng,
+    );
     // Go's field order: body, integratedTime, logID, logIndex, verification.
     let doc = format!(
-        "{{{}:{{\"body\":{},\"integratedTime\":{},\"logID\":\"{}\",\"logIndex\":{},\"verification\":{{\"signedEntryTimestamp\":\"{}\"}}}}}}\n",
+        "{{{}:{{\"body\":{},\"integratedTime\":{},\"logID\":\"{}\",\"logIndex\":{},\"verification\":{{\"inclusionProof\":{{\"checkpoint\":{},\"hashes\":{},\"logIndex\":{i},\"rootHash\":\"{}\",\"treeSize\":{}}},\"signedEntryTimestamp\":\"{}\"}}}}}}\n",
         json_str(&e.uuid),
         json_str(&e.body_b64),
         e.integrated_time,
         e.log_id,
         e.log_index,
+        json_str(&checkpoint),
+        serde_json::Value::from(hashes),
+        hex(&root),
+        leaves.len(),
         e.set_b64
     );
     Response::builder()
@@ -290,6 +336,118 @@ impl Proposed {
     }
 }
 
+/// The entry as the log stores it, once its signature verified.
+fn canonical_entry(body: &[u8]) -> Result<String, String> {
+    let v: serde_json::Value =
+        serde_json::from_slice(body).map_err(|e| format!("parsing the entry: {e}"))?;
+    match (v["kind"].as_str(), v["apiVersion"].as_str()) {
+        (Some("dsse"), Some("0.0.1")) => dsse_entry(&v),
+        _ => {
+            let proposed = parse_hashedrekord(body)?;
+            proposed.verify()?;
+            Ok(proposed.canonical())
+        }
+    }
+}
+
+/// A `dsse` 0.0.1 entry: `spec.proposedContent.envelope` (the envelope's JSON, as a
+/// string) and `.verifiers` (base64 PEM public keys or certificates); every signature must
+/// verify with one of them. Stored as Rekor does: the envelope's and payload's hashes and
+/// each signature with its verifier.
+fn dsse_entry(v: &serde_json::Value) -> Result<String, String> {
+    let content = &v["spec"]["proposedContent"];
+    let envelope_text = content["envelope"]
+        .as_str()
+        .ok_or("spec.proposedContent.envelope is not a string")?;
+    let envelope: serde_json::Value = serde_json::from_str(envelope_text)
+        .map_err(|e| format!("spec.proposedContent.envelope is not JSON: {e}"))?;
+    let payload_type = envelope["payloadType"]
+        .as_str()
+        .ok_or("envelope has no payloadType")?;
+    let payload = STANDARD
+        .decode(
+            envelope["payload"]
+                .as_str()
+                .ok_or("envelope has no payload")?,
+        )
+        .map_err(|_| "envelope payload is not base64".to_owned())?;
+    let verifiers: Vec<(String, Vec<u8>)> = content["verifiers"]
+        .as_array()
+        .ok_or("spec.proposedContent.verifiers is not an array")?
+        .iter()
+        .map(|b64| {
+            let b64 = b64.as_str().ok_or("a verifier is not a string")?;
+            let pem = STANDARD
+                .decode(b64)
+                .map_err(|_| "a verifier is not base64".to_owned())?;
+            Ok((b64.to_owned(), verifier_key(&pem)?))
+        })
+        .collect::<Result<_, String>>()?;
+    let signatures = envelope["signatures"]
+        .as_array()
+        .filter(|s| !s.is_empty())
+        .ok_or("envelope has no signatures")?;
+    let mut pae = format!(
+        "DSSEv1 {} {} {} ",
+        payload_type.len(),
+        payload_type,
+        payload.len()
+    )
+    .into_bytes();
+    pae.extend_from_slice(&payload);
+    let mut logged = Vec::new();
+    for s in signatures {
+        let sig_b64 = s["sig"].as_str().ok_or("a signature has no sig")?;
+        let sig = STANDARD
+            .decode(sig_b64)
+            .map_err(|_| "a signature is not base64".to_owned())?;
+        let verifier = verifiers
+            .iter()
+            .find(|(_, key)| {
+                UnparsedPublicKey::new(&ECDSA_P256_SHA256_ASN1, key)
+                    .verify(&pae, &sig)
+                    .is_ok()
+            })
+            .ok_or("verifying envelope: no verifier verifies a signature of the envelope")?;
+        logged.push(serde_json::json!({"signature": sig_b64, "verifier": verifier.0}));
+    }
+    let body = serde_json::json!({
+        "apiVersion": "0.0.1",
+        "kind": "dsse",
+        "spec": {
+            "envelopeHash": {"algorithm": "sha256", "value": hex(&sha2::Sha256::digest(envelope_text.as_bytes()))},
+            "payloadHash": {"algorithm": "sha256", "value": hex(&sha2::Sha256::digest(&payload))},
+            "signatures": logged,
+        }
+    });
+    Ok(body.to_string())
+}
+
+/// The SubjectPublicKeyInfo DER of a PEM public key or certificate.
+fn verifier_key(pem: &[u8]) -> Result<Vec<u8>, String> {
+    if let Some(der) = pem_body(pem) {
+        return Ok(der);
+    }
+    let text = std::str::from_utf8(pem).map_err(|_| "a verifier is not PEM".to_owned())?;
+    let b64: String = text
+        .lines()
+        .map(str::trim)
+        .skip_while(|l| *l != "-----BEGIN CERTIFICATE-----")
+        .skip(1)
+        .take_while(|l| *l != "-----END CERTIFICATE-----")
+        .collect();
+    let der = STANDARD
+        .decode(b64)
+        .map_err(|_| "a verifier is neither a PEM public key nor a certificate".to_owned())?;
+    use x509_cert::der::{Decode as _, Encode as _};
+    let cert = x509_cert::Certificate::from_der(&der)
+        .map_err(|e| format!("a verifier certificate cannot be read: {e}"))?;
+    cert.tbs_certificate
+        .subject_public_key_info
+        .to_der()
+        .map_err(|e| format!("a verifier certificate's key: {e}"))
+}
+
 fn parse_hashedrekord(body: &[u8]) -> Result<Proposed, String> {
     let v: serde_json::Value =
         serde_json::from_slice(body).map_err(|e| format!("parsing the entry: {e}"))?;
@@ -308,7 +466,7 @@ fn parse_hashedrekord(body: &[u8]) -> Result<Proposed, String> {
     let version = text(&["apiVersion"])?;
     if kind != "hashedrekord" || version != "0.0.1" {
         return Err(format!(
-            "this test log accepts hashedrekord 0.0.1 only, not {kind} {version}"
+            "this test log accepts hashedrekord and dsse 0.0.1 only, not {kind} {version}"
         ));
     }
     let algorithm = text(&["spec", "data", "hash", "algorithm"])?;

@@ -110,6 +110,7 @@ pub struct TestSigstore {
     ca_cert: Vec<u8>,
     ct: EcdsaKeyPair,
     rekor: EcdsaKeyPair,
+    rekor_pkcs8: Vec<u8>,
     rng: SystemRandom,
 }
 
@@ -294,7 +295,12 @@ impl TestSigstore {
         let rng = SystemRandom::new();
         let ca = keypair(&rng);
         let ct = keypair(&rng);
-        let rekor = keypair(&rng);
+        let rekor_pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &rng)
+            .expect("generate a P-256 key")
+            .as_ref()
+            .to_vec();
+        let rekor = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &rekor_pkcs8)
+            .expect("read back the P-256 key");
         let name = ca_name();
         let spki = SubjectPublicKeyInfoOwned::from_der(&spki_der(&ca)).expect("CA SPKI");
         let usage = KeyUsage(KeyUsages::KeyCertSign | KeyUsages::CRLSign);
@@ -327,6 +333,7 @@ impl TestSigstore {
             ca_cert,
             ct,
             rekor,
+            rekor_pkcs8,
             rng,
         }
     }
@@ -334,6 +341,12 @@ impl TestSigstore {
     /// The CA certificate (DER).
     pub fn ca_cert(&self) -> &[u8] {
         &self.ca_cert
+    }
+
+    /// A running Rekor v1-compatible log that signs with this Sigstore's Rekor key, so that
+    /// what it logs verifies under [`TestSigstore::trusted_root_json`].
+    pub fn rekor_server(&self) -> crate::RekorServer {
+        crate::RekorServer::start_with_key(&self.rekor_pkcs8)
     }
 
     /// The Rekor key (DER SubjectPublicKeyInfo).
@@ -555,18 +568,15 @@ impl TestSigstore {
         let log_id = sha256(&self.rekor_key_der());
         let (set, _) = self.set(&self.rekor, &body, integrated_time, log_index);
         // A tree of one leaf: the root is the leaf hash, the proof is empty.
-        let mut leaf = vec![0u8];
-        leaf.extend_from_slice(&body);
-        let root = sha256(&leaf);
-        let origin = "latch.test - 1";
-        let note = format!("{origin}\n1\n{}\n", STANDARD.encode(root));
-        let note_sig = self
-            .rekor
-            .sign(&self.rng, note.as_bytes())
-            .expect("checkpoint signature");
-        let mut hinted = log_id[..4].to_vec();
-        hinted.extend_from_slice(note_sig.as_ref());
-        let checkpoint = format!("{note}\n\u{2014} latch.test {}\n", STANDARD.encode(hinted));
+        let root = crate::merkle::leaf_hash(&body);
+        let checkpoint = crate::merkle::checkpoint(
+            "latch.test - 1",
+            1,
+            &root,
+            &self.rekor,
+            &self.rekor_key_der(),
+            &self.rng,
+        );
         serde_json::json!({
             "logIndex": log_index.to_string(),
             "logId": {"keyId": STANDARD.encode(log_id)},

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use latch_sign::bundle::MAX_PREDICATE_BYTES;
 use latch_sign::{BundleOptions, BundleReport, now_unix, sign_bundle};
 
-use super::sign::signer;
+use super::sign::{signer, tlog_uploader};
 use crate::GlobalArgs;
 use crate::output::{AnyError, outln, print_json};
 
@@ -18,8 +18,9 @@ use crate::output::{AnyError, outln, print_json};
 /// attaches the Sigstore bundle (v0.3) to the image as its own OCI referrer, with the
 /// sha256-<hex> tag index for registries without the referrers API (every entry already
 /// there is kept; a write lost to another signer is done again). Attestations already
-/// there stay: this adds a signature on top. The bundle carries no transparency log
-/// entry. `latch verify-attestation IMAGE --key PUB --type URI` verifies it, and so does
+/// there stay: this adds a signature on top. With --tlog-upload the attestation is logged
+/// (as `latch sign --bundle --tlog-upload` does); without, the bundle carries no
+/// transparency log entry. `latch verify-attestation IMAGE --key PUB --type URI` verifies it, and so does
 /// `cosign verify-attestation --new-bundle-format --insecure-ignore-tlog --key PUB --type URI`.
 ///
 /// KEY is a key file or a pkcs11: URI, as `latch sign --key` takes it.
@@ -42,6 +43,14 @@ pub struct Args {
     /// Attest an index and every manifest it lists.
     #[arg(long)]
     pub recursive: bool,
+    /// Log each attestation on this Rekor v1-compatible server (a dsse entry), and put the
+    /// entry in its bundle.
+    #[arg(long, value_name = "URL")]
+    pub tlog_upload: Option<String>,
+    /// The log's public key (PEM): the entry received is verified with it before anything
+    /// is attached (without it, with the key the log publishes).
+    #[arg(long = "rekor-key", value_name = "PEM", requires = "tlog_upload")]
+    pub rekor_key: Option<PathBuf>,
     /// Print a JSON report.
     #[arg(long)]
     pub json: bool,
@@ -60,6 +69,7 @@ pub async fn run(global: &GlobalArgs, args: Args) -> Result<ExitCode, AnyError> 
     })?;
     let mut opts = BundleOptions::attestation(&args.predicate_type, &predicate, now_unix())?;
     opts.recursive = args.recursive;
+    opts.tlog = tlog_uploader(args.tlog_upload.as_deref(), args.rekor_key.as_deref())?;
     let key = signer(&args.key)?;
     let report = sign_bundle(&client, key.as_ref(), &image, &opts).await?;
     print_bundle_report(&report, args.json, "Attested")
@@ -82,6 +92,9 @@ pub fn print_bundle_report(
         }
         outln!("  bundle: {}", s.referrer)?;
         outln!("  listed in {} ({} referrers)", s.index, s.referrers)?;
+        if let Some(i) = s.log_index {
+            outln!("  transparency log index: {i}")?;
+        }
     }
     outln!("Predicate type: {}", report.predicate_type)?;
     outln!("Key: {}", report.signer)?;

@@ -41,10 +41,11 @@ use crate::output::{AnyError, outln, print_json};
 /// listed in the sha256-<hex> tag index for registries without the referrers API (ghcr.io
 /// has none). Each bundle is its own artifact, so concurrent signers never overwrite one
 /// another's; the shared index is read back after each write and written again when
-/// another signer's write lost the entry. Such a bundle carries no transparency log entry
-/// (--tlog-upload is refused with --bundle): `cosign verify --new-bundle-format
-/// --insecure-ignore-tlog --key PUB` and Latch (verify, promote, the updater, with no
-/// Rekor key pinned) accept it.
+/// another signer's write lost the entry. With --tlog-upload the envelope is logged as a
+/// dsse entry and the bundle carries it (SET, inclusion proof, checkpoint), verified with
+/// --rekor-key (or the key the log publishes) before anything is attached; `cosign verify
+/// --key PUB` and Latch accept it. Without a log, verifiers must accept unlogged
+/// signatures (`cosign verify --insecure-ignore-tlog`; Latch with no Rekor key pinned).
 ///
 /// Example: latch sign ghcr.io/org/app@sha256:0123… --key release.key -a version=20241219-0.8.0-77-g06a9117 --recursive
 ///
@@ -79,7 +80,7 @@ pub struct Args {
     pub rekor_key: Option<PathBuf>,
     /// Write a cosign v3 signature (a Sigstore bundle attached as an OCI referrer)
     /// instead of a layer of the .sig manifest.
-    #[arg(long, conflicts_with_all = ["annotations", "rollout", "tlog_upload"])]
+    #[arg(long, conflicts_with_all = ["annotations", "rollout"])]
     pub bundle: bool,
     /// Print a JSON report.
     #[arg(long)]
@@ -93,6 +94,7 @@ pub async fn run(global: &GlobalArgs, args: Args) -> Result<ExitCode, AnyError> 
     if args.bundle {
         let mut opts = BundleOptions::signature(now_unix());
         opts.recursive = args.recursive;
+        opts.tlog = tlog_uploader(args.tlog_upload.as_deref(), args.rekor_key.as_deref())?;
         let key = signer(&args.key)?;
         let report = sign_bundle(&client, key.as_ref(), &image, &opts).await?;
         return super::attest::print_bundle_report(&report, args.json, "Signed");
@@ -114,17 +116,7 @@ pub async fn run(global: &GlobalArgs, args: Args) -> Result<ExitCode, AnyError> 
             schedule.to_string(),
         );
     }
-    if let Some(url) = &args.tlog_upload {
-        let mut up = TlogUploader::new(url)?;
-        if let Some(path) = &args.rekor_key {
-            let pem = std::fs::read(path)
-                .map_err(|e| format!("cannot read the Rekor key {}: {e}", path.display()))?;
-            let key = PublicKey::from_pem(&pem)
-                .map_err(|e| format!("Rekor key {}: {e}", path.display()))?;
-            up = up.with_log_key(key);
-        }
-        opts.tlog = Some(up);
-    }
+    opts.tlog = tlog_uploader(args.tlog_upload.as_deref(), args.rekor_key.as_deref())?;
     let key = signer(&args.key)?;
     let report = sign(&client, key.as_ref(), &image, &opts).await?;
     if args.json {
@@ -152,6 +144,23 @@ pub async fn run(global: &GlobalArgs, args: Args) -> Result<ExitCode, AnyError> 
     }
     outln!("Key: {}", report.signer)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The log `--tlog-upload URL` names, with the `--rekor-key` it is pinned to.
+pub fn tlog_uploader(
+    url: Option<&str>,
+    rekor_key: Option<&Path>,
+) -> Result<Option<TlogUploader>, AnyError> {
+    let Some(url) = url else { return Ok(None) };
+    let mut up = TlogUploader::new(url)?;
+    if let Some(path) = rekor_key {
+        let pem = latch::oci::layout::read_bounded(path, 64 * 1024)
+            .map_err(|e| format!("cannot read the Rekor key {}: {e}", path.display()))?;
+        let key =
+            PublicKey::from_pem(&pem).map_err(|e| format!("Rekor key {}: {e}", path.display()))?;
+        up = up.with_log_key(key);
+    }
+    Ok(Some(up))
 }
 
 /// The key `--key` names: a `pkcs11:` URI (the PIN from LATCH_PIN, COSIGN_PIN or the
