@@ -412,14 +412,7 @@ fn go_envelope_json(envelope: &serde_json::Value) -> Result<String, SignError> {
 }
 
 fn certificate_pem(der: &[u8]) -> String {
-    let b64 = STANDARD.encode(der);
-    let mut out = String::from("-----BEGIN CERTIFICATE-----\n");
-    for chunk in b64.as_bytes().chunks(64) {
-        out.push_str(&String::from_utf8_lossy(chunk));
-        out.push('\n');
-    }
-    out.push_str("-----END CERTIFICATE-----\n");
-    out
+    latch_trust::pem_encode("CERTIFICATE", der)
 }
 
 #[cfg(test)]

@@ -15,6 +15,9 @@
 //! - [`sign_bundle()`]: cosign v3 signatures and attestations: an in-toto statement in a
 //!   DSSE envelope, in a Sigstore bundle v0.3, attached as the image's own OCI referrer
 //!   (with the `sha256-<hex>` tag index for registries without the referrers API).
+//! - [`keyless`]: an OIDC identity token (given, or GitHub Actions' ambient one), an
+//!   ephemeral key in memory and its certificate from a Fulcio-compatible CA
+//!   ([`Fulcio::certify`]), for a keyless [`sign_bundle()`].
 //! - [`nightlies()`]: `YYYYMMDD-<version>-<n>-g<commit>` tags, ordered, and the candidate
 //!   for a commit within a maximum age.
 //! - [`promote()`]: after the one trust decision (`latch-decide`, over the `.sig`
@@ -36,6 +39,7 @@
 
 pub mod bundle;
 pub mod key;
+pub mod keyless;
 pub mod nightly;
 pub mod password;
 pub mod pkcs11;
@@ -51,6 +55,7 @@ pub use key::{
     KeyError, KeyFileError, PrivateKey, ScryptParams, SigningAlgorithm, write_key_pair,
     write_public_key,
 };
+pub use keyless::{Certified, Fulcio, IdentityToken, KeylessError};
 pub use latch_trust::{Policy, PolicyBuilder, PublicKey, TlogMode};
 pub use nightly::{
     NightlyCandidate, NightlyError, NightlyQuery, NightlyReport, NightlyTag, nightlies,

@@ -18,6 +18,8 @@
 //! - [`Skopeo`]: Debian's skopeo 1.9 or the peer skopeo 1.18.
 //! - [`cosign`]: cosign legacy signatures made with test keys, with Rekor SETs from a
 //!   test log key at chosen log indexes and times.
+//! - [`fulcio::FulcioServer`]: a Fulcio-like CA over HTTP (certificates for signing
+//!   requests, from identity tokens it minted) and GitHub Actions' token endpoint.
 //! - [`sigstore::TestSigstore`]: a test Fulcio CA, CT log and Rekor log with their
 //!   `trusted_root.json`, minting GitHub-like certificates and full Sigstore bundles.
 //! - [`Peers`]: cosign, oras and a sigstore-capable skopeo, unpacked by
@@ -33,6 +35,7 @@ mod cmd;
 pub mod cosign;
 mod der;
 mod engines;
+pub mod fulcio;
 mod image;
 pub mod merkle;
 mod paths;

@@ -439,8 +439,25 @@ impl TestSigstore {
 
     fn issue_by(&self, issuer_key: &EcdsaKeyPair, issuer: Name, leaf: &Leaf) -> Issued {
         let key = keypair(&self.rng);
+        let cert = self.certify(issuer_key, issuer, &spki_der(&key), leaf);
+        Issued { key, cert }
+    }
+
+    /// A leaf certificate (DER) for the key `spki` (DER SubjectPublicKeyInfo) held by
+    /// someone else, issued by the root CA as Fulcio issues one for a signing request.
+    pub fn issue_for_key(&self, spki: &[u8], leaf: &Leaf) -> Vec<u8> {
+        self.certify(&self.ca, ca_name(), spki, leaf)
+    }
+
+    fn certify(
+        &self,
+        issuer_key: &EcdsaKeyPair,
+        issuer: Name,
+        spki: &[u8],
+        leaf: &Leaf,
+    ) -> Vec<u8> {
         let subject = Name::default();
-        let spki = SubjectPublicKeyInfoOwned::from_der(&spki_der(&key)).expect("leaf SPKI");
+        let spki = SubjectPublicKeyInfoOwned::from_der(spki).expect("leaf SPKI");
         let san = SubjectAltName(vec![GeneralName::UniformResourceIdentifier(
             Ia5String::new(&leaf.san).expect("ASCII SAN"),
         )]);
@@ -491,8 +508,7 @@ impl TestSigstore {
                 &OctetString::new(tls).expect("SCT list"),
             ));
         }
-        let cert = sign_cert(issuer_key, &self.rng, tbs);
-        Issued { key, cert }
+        sign_cert(issuer_key, &self.rng, tbs)
     }
 
     fn sct(&self, issuer: &EcdsaKeyPair, precert_tbs: &[u8], timestamp_ms: i64) -> Vec<u8> {

@@ -300,15 +300,21 @@ impl fmt::Debug for PublicKey {
 /// Writes a DER SubjectPublicKeyInfo as PEM the way Go's `pem.Encode` does (64-column
 /// lines, final newline), which is how cosign writes `cosign.pub`.
 pub fn spki_to_pem(der: &[u8]) -> String {
+    pem_encode("PUBLIC KEY", der)
+}
+
+/// Writes `der` as one PEM block labelled `label` the way Go's `pem.Encode` does
+/// (64-column lines, final newline).
+pub fn pem_encode(label: &str, der: &[u8]) -> String {
     let b64 = STANDARD.encode(der);
     let mut out = String::with_capacity(b64.len() + 64);
-    out.push_str("-----BEGIN PUBLIC KEY-----\n");
+    out.push_str(&format!("-----BEGIN {label}-----\n"));
     for chunk in b64.as_bytes().chunks(64) {
         // base64 output is ASCII, so every chunk is valid UTF-8.
         out.push_str(std::str::from_utf8(chunk).unwrap_or_default());
         out.push('\n');
     }
-    out.push_str("-----END PUBLIC KEY-----\n");
+    out.push_str(&format!("-----END {label}-----\n"));
     out
 }
 

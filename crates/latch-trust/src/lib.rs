@@ -33,7 +33,7 @@ pub mod rollout;
 pub mod signature;
 pub mod verify;
 
-pub use keys::{BadSignature, KeyAlgorithm, KeyError, PublicKey, spki_to_pem};
+pub use keys::{BadSignature, KeyAlgorithm, KeyError, PublicKey, pem_encode, spki_to_pem};
 pub use payload::{PayloadError, SimpleSigning};
 pub use policy::{Policy, PolicyBuilder, PolicyError, TlogMode};
 pub use rekor::{BundleError, EntryKind, LogEntry, RekorBundle, RekorEntry, RekorError};

@@ -36,14 +36,14 @@ fn san(repo: &str) -> String {
 /// A world with a test Sigstore whose root is written beside it.
 struct Keyless {
     w: World,
-    sigstore: TestSigstore,
+    sigstore: std::sync::Arc<TestSigstore>,
     root: std::path::PathBuf,
 }
 
 impl Keyless {
     fn new() -> Keyless {
         let w = World::new();
-        let sigstore = TestSigstore::new();
+        let sigstore = std::sync::Arc::new(TestSigstore::new());
         let root = w.tmp.path().join("trusted_root.json");
         std::fs::write(&root, sigstore.trusted_root_json()).unwrap();
         Keyless { w, sigstore, root }
@@ -421,5 +421,53 @@ async fn key_signed_bundles_upgrade_and_travel_through_an_archive() {
     assert!(matches!(
         refusing.verify_local(false).await,
         Err(Error::NotInstalled { .. })
+    ));
+}
+
+/// Signed in CI by `latch sign` without a key (the keyless path against the testkit's
+/// Fulcio-like CA and Rekor log), installed by a profile that trusts that workflow.
+#[tokio::test]
+async fn a_keyless_signature_made_by_latch_in_ci_upgrades_an_identity_profile() {
+    use latch_testkit::fulcio::{FulcioServer, Workflow};
+    let k = Keyless::new();
+    let repo = "freedomofpress/dangerzone";
+    let rekor = k.sigstore.rekor_server();
+    let fulcio = FulcioServer::start(k.sigstore.clone());
+    let v1 = k.w.push_image(1, "latest");
+    let workflow = Workflow::new(repo, WORKFLOW, "refs/heads/main");
+    assert_eq!(workflow.san(), san(repo));
+    let token = latch_sign::IdentityToken::new(&fulcio.token(&workflow, 600)).unwrap();
+    let certified = latch_sign::Fulcio::new(&fulcio.url())
+        .unwrap()
+        .certify(&token, now())
+        .await
+        .unwrap();
+    let opts = latch_sign::BundleOptions {
+        certificate: Some(certified.certificate.clone()),
+        tlog: Some(latch_sign::TlogUploader::new(&rekor.url()).unwrap()),
+        ..latch_sign::BundleOptions::signature(now())
+    };
+    let image = k.w.reference("latest").with_digest(v1.clone());
+    let report = latch_sign::sign_bundle(&k.w.client, &certified.key, &image, &opts)
+        .await
+        .unwrap();
+    assert_eq!(report.log_key_pinned, Some(false));
+
+    let u = k.updater(&[&san(repo)], false, 1, "data");
+    let r = u
+        .upgrade(&UpgradeOptions::default(), &NoProgress)
+        .await
+        .unwrap();
+    assert_eq!(
+        (r.status, &r.digest, bundles(&r.verdict)),
+        ("upgraded", &v1, 1)
+    );
+    assert!(r.log_index.is_some());
+    assert_eq!(u.verify_local(true).await.unwrap().digest, v1);
+    // A profile trusting another workflow refuses it.
+    let other = k.updater(&[&san("freedomofpress/other")], false, 1, "other");
+    assert!(matches!(
+        other.upgrade(&UpgradeOptions::default(), &NoProgress).await,
+        Err(Error::NotVerified { .. })
     ));
 }

@@ -6,7 +6,6 @@ use std::process::ExitCode;
 use latch_sign::bundle::MAX_PREDICATE_BYTES;
 use latch_sign::{BundleOptions, BundleReport, now_unix, sign_bundle};
 
-use super::sign::{signer, tlog_uploader};
 use crate::GlobalArgs;
 use crate::output::{AnyError, outln, print_json};
 
@@ -31,9 +30,12 @@ use crate::output::{AnyError, outln, print_json};
 pub struct Args {
     /// The image: REPOSITORY@sha256:DIGEST (a tag alone is refused).
     pub image: String,
-    /// Private key file, or a pkcs11: URI of a key on a token.
+    /// Private key file, or a pkcs11: URI of a key on a token. Without it, the
+    /// attestation is signed keylessly (see `latch sign --help`).
     #[arg(long, value_name = "KEY")]
-    pub key: PathBuf,
+    pub key: Option<PathBuf>,
+    #[command(flatten)]
+    pub keyless: super::signing_args::KeylessArgs,
     /// The predicate: a JSON object, at most 4 MiB.
     #[arg(long, value_name = "FILE")]
     pub predicate: PathBuf,
@@ -45,7 +47,7 @@ pub struct Args {
     pub recursive: bool,
     /// Log each attestation on this Rekor v1-compatible server (a dsse entry), and put the
     /// entry in its bundle.
-    #[arg(long, value_name = "URL")]
+    #[arg(long, value_name = "URL", alias = "rekor-url")]
     pub tlog_upload: Option<String>,
     /// The log's public key (PEM): the entry received is verified with it before anything
     /// is attached (without it, with the key the log publishes).
@@ -69,9 +71,14 @@ pub async fn run(global: &GlobalArgs, args: Args) -> Result<ExitCode, AnyError> 
     })?;
     let mut opts = BundleOptions::attestation(&args.predicate_type, &predicate, now_unix())?;
     opts.recursive = args.recursive;
-    opts.tlog = tlog_uploader(args.tlog_upload.as_deref(), args.rekor_key.as_deref())?;
-    let key = signer(&args.key)?;
-    let report = sign_bundle(&client, key.as_ref(), &image, &opts).await?;
+    let signing = super::signing_args::Signing::resolve(args.key.as_deref(), &args.keyless).await?;
+    signing.configure(
+        &mut opts,
+        args.tlog_upload.as_deref(),
+        args.rekor_key.as_ref(),
+    )?;
+    let mut report = sign_bundle(&client, signing.signer(), &image, &opts).await?;
+    signing.describe(&mut report);
     print_bundle_report(&report, args.json, "Attested")
 }
 

@@ -17,6 +17,7 @@ pub mod promote;
 pub mod pull;
 pub mod rotate_keys;
 pub mod sign;
+pub mod signing_args;
 pub mod status;
 pub mod store_signatures;
 pub mod tags;

@@ -49,15 +49,30 @@ use crate::output::{AnyError, outln, print_json};
 ///
 /// Example: latch sign ghcr.io/org/app@sha256:0123… --key release.key -a version=20241219-0.8.0-77-g06a9117 --recursive
 ///
+/// Without --key the signature is keyless, as CI signs: an OIDC identity token
+/// (--identity-token or SIGSTORE_ID_TOKEN; in GitHub Actions with `permissions: id-token:
+/// write`, the workflow's own), an ephemeral P-256 key that never touches the disk, a
+/// certificate signing request proving possession of it, and the short-lived certificate a
+/// Fulcio-compatible CA (--fulcio-url, the public-good one by default) issues for the
+/// token's identity. The bundle carries the certificate and is logged (--tlog-upload, the
+/// public-good Rekor by default). Verify it by identity: latch verify IMAGE
+/// --certificate-identity https://github.com/ORG/REPO/.github/workflows/release.yml@refs/heads/main
+/// --certificate-oidc-issuer https://token.actions.githubusercontent.com
+///
+/// Example: latch sign ghcr.io/org/app@sha256:0123… --bundle    # in GitHub Actions, keyless
+///
 /// Example: LATCH_PIN=… latch sign ghcr.io/org/app@sha256:0123… --key 'pkcs11:token=YubiKey%20PIV%20%2312345678;id=%01?module-path=/usr/lib/x86_64-linux-gnu/libykcs11.so'
 #[derive(clap::Args)]
 #[command(long_about)]
 pub struct Args {
     /// The image: REPOSITORY@sha256:DIGEST (a tag alone is refused).
     pub image: String,
-    /// Private key file, or a pkcs11: URI of a key on a token.
+    /// Private key file, or a pkcs11: URI of a key on a token. Without it, the signature
+    /// is keyless (a cosign v3 bundle; see --identity-token).
     #[arg(long, value_name = "KEY")]
-    pub key: PathBuf,
+    pub key: Option<PathBuf>,
+    #[command(flatten)]
+    pub keyless: super::signing_args::KeylessArgs,
     /// Annotation added to the payload's "optional" map. Repeatable.
     #[arg(short = 'a', long = "annotation", value_name = "KEY=VALUE")]
     pub annotations: Vec<String>,
@@ -71,8 +86,9 @@ pub struct Args {
     /// Sign an index and every manifest it lists.
     #[arg(long)]
     pub recursive: bool,
-    /// Log each signature on this Rekor v1-compatible server (e.g. https://rekor.sigstore.dev).
-    #[arg(long, value_name = "URL")]
+    /// Log each signature on this Rekor v1-compatible server (e.g. https://rekor.sigstore.dev;
+    /// keyless signatures are always logged, there by default).
+    #[arg(long, value_name = "URL", alias = "rekor-url")]
     pub tlog_upload: Option<String>,
     /// The log's public key (PEM): the SET received is verified with it before anything
     /// is stored.
@@ -91,12 +107,18 @@ pub struct Args {
 pub async fn run(global: &GlobalArgs, args: Args) -> Result<ExitCode, AnyError> {
     let client = super::client(global)?;
     let image = super::reference(&args.image)?;
-    if args.bundle {
+    if args.bundle || args.key.is_none() {
+        let signing =
+            super::signing_args::Signing::resolve(args.key.as_deref(), &args.keyless).await?;
         let mut opts = BundleOptions::signature(now_unix());
         opts.recursive = args.recursive;
-        opts.tlog = tlog_uploader(args.tlog_upload.as_deref(), args.rekor_key.as_deref())?;
-        let key = signer(&args.key)?;
-        let report = sign_bundle(&client, key.as_ref(), &image, &opts).await?;
+        signing.configure(
+            &mut opts,
+            args.tlog_upload.as_deref(),
+            args.rekor_key.as_ref(),
+        )?;
+        let mut report = sign_bundle(&client, signing.signer(), &image, &opts).await?;
+        signing.describe(&mut report);
         return super::attest::print_bundle_report(&report, args.json, "Signed");
     }
     let mut opts = SignOptions {
@@ -117,7 +139,10 @@ pub async fn run(global: &GlobalArgs, args: Args) -> Result<ExitCode, AnyError> 
         );
     }
     opts.tlog = tlog_uploader(args.tlog_upload.as_deref(), args.rekor_key.as_deref())?;
-    let key = signer(&args.key)?;
+    let key = match &args.key {
+        Some(k) => signer(k)?,
+        None => return Err("internal: a keyless signature is a bundle".into()),
+    };
     let report = sign(&client, key.as_ref(), &image, &opts).await?;
     if args.json {
         print_json(&report)?;

@@ -26,12 +26,14 @@ use crate::output::{AnyError, errln, outln, print_json};
 /// `owner/repo` never accepts `owner/repo-image`. Prints each claim checked. Exit 0 only
 /// if one attestation satisfies everything.
 ///
-/// With --key (and --type) it verifies instead an attestation of that predicate type
-/// signed by trusted keys, as `latch attest` writes them (a bundle referrer) or cosign's
+/// With --type it verifies instead an attestation of that predicate type signed by trusted
+/// keys (--key) or keyless identities (--certificate-identity, --certificate-oidc-issuer,
+/// under --trusted-root), as `latch attest` writes them (a bundle referrer) or cosign's
 /// `attest` (a .att layer): the one trust decision every Latch command makes, over
-/// attestations: k of n distinct trusted keys with --threshold, a Rekor entry when
-/// --rekor-key is given, the statement's subject this digest. Prints the verdict and the
-/// accepted predicate; exit 0 only if enough trusted keys attested.
+/// attestations: k of n distinct trusted signers with --threshold, a Rekor entry when
+/// --rekor-key is given (always, for keyless ones), the statement's subject this digest.
+/// Prints the verdict and the accepted predicate; exit 0 only if enough trusted signers
+/// attested.
 ///
 /// Example: latch verify-attestation ghcr.io/freedomofpress/dangerzone/v1@sha256:… --repository freedomofpress/dangerzone-image --workflow .github/workflows/release.yml
 ///
@@ -43,33 +45,56 @@ pub struct Args {
     #[arg(value_name = "IMAGE@DIGEST")]
     pub image: String,
     /// The GitHub repository that must have built it: OWNER/REPO.
-    #[arg(long, value_name = "OWNER/REPO", required_unless_present = "keys")]
+    #[arg(
+        long,
+        value_name = "OWNER/REPO",
+        required_unless_present = "predicate_type"
+    )]
     pub repository: Option<String>,
     /// The workflow file that must have run, e.g. .github/workflows/release.yml.
-    #[arg(long, value_name = "PATH", required_unless_present = "keys")]
+    #[arg(long, value_name = "PATH", required_unless_present = "predicate_type")]
     pub workflow: Option<String>,
-    /// A trusted public key (PEM): verify an attestation signed by keys instead of
-    /// provenance. Repeatable.
+    /// With --type: a trusted public key (PEM). Repeatable.
     #[arg(
         long = "key",
         value_name = "PEM",
         value_parser = path_arg(),
-        requires = "predicate_type",
-        conflicts_with_all = ["repository", "workflow", "git_ref", "builder_id", "trusted_root"]
+        requires = "predicate_type"
     )]
     pub keys: Vec<PathBuf>,
-    /// With --key: the predicate type the attestation must have (a URI).
-    #[arg(long = "type", value_name = "URI", requires = "keys")]
+    /// With --type: a trusted keyless signer's certificate identity (SAN), exactly.
+    #[arg(long, value_name = "ID", requires_all = ["predicate_type", "certificate_oidc_issuer"])]
+    pub certificate_identity: Option<String>,
+    /// With --type: the keyless signer's identity as a regular expression over the whole
+    /// SAN (anchored).
+    #[arg(
+        long,
+        value_name = "REGEX",
+        requires_all = ["predicate_type", "certificate_oidc_issuer"],
+        conflicts_with = "certificate_identity"
+    )]
+    pub certificate_identity_regexp: Option<String>,
+    /// With --type: the keyless signer's OIDC issuer, exactly.
+    #[arg(long, value_name = "URL", requires = "predicate_type")]
+    pub certificate_oidc_issuer: Option<String>,
+    /// Verify instead an attestation of this predicate type (a URI), signed by the trusted
+    /// --key or keyless identity.
+    #[arg(
+        long = "type",
+        value_name = "URI",
+        conflicts_with_all = ["repository", "workflow", "git_ref", "builder_id"]
+    )]
     pub predicate_type: Option<String>,
-    /// With --key: how many distinct trusted keys must have attested (default 1).
-    #[arg(long, value_name = "K", requires = "keys")]
+    /// With --type: how many distinct trusted signers must have attested (default 1).
+    #[arg(long, value_name = "K", requires = "predicate_type")]
     pub threshold: Option<usize>,
-    /// With --key: a pinned Rekor public key, which makes a log entry required.
-    /// Repeatable.
-    #[arg(long = "rekor-key", value_name = "PEM", value_parser = path_arg(), requires = "keys")]
+    /// With --type: a pinned Rekor public key, which makes a log entry required of key
+    /// signatures. Repeatable.
+    #[arg(long = "rekor-key", value_name = "PEM", value_parser = path_arg(), requires = "predicate_type")]
     pub rekor_keys: Vec<PathBuf>,
-    /// With --key: the transparency-log policy (required, optional, ignored).
-    #[arg(long, value_name = "MODE", requires = "keys")]
+    /// With --type: the transparency-log policy for key signatures (required, optional,
+    /// ignored).
+    #[arg(long, value_name = "MODE", requires = "predicate_type")]
     pub tlog: Option<TlogMode>,
     /// The ref the build must have run on, e.g. refs/heads/main or refs/tags/v1.2.3.
     #[arg(long = "ref", value_name = "REF")]
@@ -78,7 +103,8 @@ pub struct Args {
     /// container workflow at a release tag for v0.2, GitHub's runners for v1).
     #[arg(long, value_name = "REGEX")]
     pub builder_id: Option<String>,
-    /// A trusted_root.json to use instead of the built-in public-good root.
+    /// A trusted_root.json to use instead of the built-in public-good root (for
+    /// provenance, and for keyless signers with --type).
     #[arg(long, value_name = "FILE")]
     pub trusted_root: Option<PathBuf>,
     /// Print JSON.
@@ -130,9 +156,26 @@ async fn keyed(
     args: &Args,
     predicate_type: &str,
 ) -> Result<ExitCode, AnyError> {
+    let mut identities = Vec::new();
+    if let Some(issuer) = &args.certificate_oidc_issuer {
+        let san = match (
+            &args.certificate_identity,
+            &args.certificate_identity_regexp,
+        ) {
+            (Some(exact), _) => latch::sigstore::SanMatcher::exact(exact.clone()),
+            (None, Some(re)) => latch::sigstore::SanMatcher::regex(re)?,
+            (None, None) => {
+                return Err("--certificate-oidc-issuer needs --certificate-identity or --certificate-identity-regexp".into());
+            }
+        };
+        identities.push(latch::sigstore::IdentityPolicy::new(issuer.clone(), san));
+    }
+    if args.keys.is_empty() && identities.is_empty() {
+        return Err("--type needs who must have signed: --key PEM, or --certificate-identity and --certificate-oidc-issuer".into());
+    }
     let trust = TrustSpec {
         keys: args.keys.iter().cloned().map(KeySource::File).collect(),
-        identities: Vec::new(),
+        identities,
         threshold: args.threshold,
         rekor_keys: args
             .rekor_keys
@@ -142,7 +185,11 @@ async fn keyed(
             .collect(),
         tlog: args.tlog,
         repository: None,
-        root: RootChoice::default(),
+        root: args
+            .trusted_root
+            .clone()
+            .map(RootChoice::File)
+            .unwrap_or_default(),
         provenance: None,
     }
     .load()?;

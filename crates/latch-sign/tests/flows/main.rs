@@ -3,6 +3,7 @@
 
 mod bundle;
 mod concurrent;
+mod keyless;
 mod keys;
 mod nightlies;
 mod promote;

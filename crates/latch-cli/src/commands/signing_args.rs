@@ -1,0 +1,96 @@
+//! Who signs, for `sign --bundle` and `attest`: a key (file or PKCS#11 token), or
+//! keylessly an identity (an OIDC token, given or GitHub Actions' ambient one, exchanged
+//! for a short-lived certificate for an ephemeral key).
+
+use std::path::{Path, PathBuf};
+
+use latch_sign::keyless::{PUBLIC_FULCIO, PUBLIC_REKOR};
+use latch_sign::{BundleOptions, BundleReport, Certified, Fulcio, IdentityToken, now_unix};
+
+use super::sign::{signer, tlog_uploader};
+use crate::output::AnyError;
+
+/// Keyless signing options.
+#[derive(clap::Args, Debug, Clone)]
+pub struct KeylessArgs {
+    /// Sign keylessly with this OIDC identity token (ignored when --key is given; also
+    /// read from SIGSTORE_ID_TOKEN, which keeps it off the command line where other users
+    /// of the machine could see it). In GitHub Actions with `permissions: id-token:
+    /// write` the workflow's own token is fetched when none is given.
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "SIGSTORE_ID_TOKEN",
+        hide_env_values = true
+    )]
+    pub identity_token: Option<String>,
+    /// The Fulcio-compatible CA that certifies the ephemeral key of a keyless signature.
+    #[arg(long, value_name = "URL", default_value = PUBLIC_FULCIO)]
+    pub fulcio_url: String,
+}
+
+/// The signer and what the bundle options need for it.
+pub enum Signing {
+    /// A key.
+    Key(Box<dyn latch_sign::Signer>),
+    /// An ephemeral key and its certificate.
+    Keyless(Box<Certified>),
+}
+
+impl Signing {
+    /// `--key`, or keylessly: the token given, SIGSTORE_ID_TOKEN, or GitHub Actions'.
+    pub async fn resolve(key: Option<&Path>, keyless: &KeylessArgs) -> Result<Signing, AnyError> {
+        if let Some(key) = key {
+            return Ok(Signing::Key(signer(key)?));
+        }
+        let token = match &keyless.identity_token {
+            Some(t) => IdentityToken::new(t)?,
+            None => match IdentityToken::from_github_actions().await {
+                Some(t) => t?,
+                None => return Err(latch_sign::KeylessError::NoToken.into()),
+            },
+        };
+        let fulcio = Fulcio::new(&keyless.fulcio_url)?;
+        Ok(Signing::Keyless(Box::new(
+            fulcio.certify(&token, now_unix()).await?,
+        )))
+    }
+
+    /// Sets the certificate and the log a keyless signature needs (the public-good Rekor
+    /// unless `--tlog-upload` names one).
+    pub fn configure(
+        &self,
+        opts: &mut BundleOptions,
+        tlog_upload: Option<&str>,
+        rekor_key: Option<&PathBuf>,
+    ) -> Result<(), AnyError> {
+        let url = match self {
+            Signing::Key(_) => tlog_upload,
+            Signing::Keyless(c) => {
+                opts.certificate = Some(c.certificate.clone());
+                Some(tlog_upload.unwrap_or(PUBLIC_REKOR))
+            }
+        };
+        opts.tlog = tlog_uploader(url, rekor_key.map(PathBuf::as_path))?;
+        Ok(())
+    }
+
+    /// The signer.
+    pub fn signer(&self) -> &dyn latch_sign::Signer {
+        match self {
+            Signing::Key(k) => k.as_ref(),
+            Signing::Keyless(c) => &c.key,
+        }
+    }
+
+    /// Names a keyless signer by its certificate's identity in the report.
+    pub fn describe(&self, report: &mut BundleReport) {
+        if let Signing::Keyless(c) = self {
+            report.signer = format!(
+                "keyless certificate for {} (token issuer {})",
+                c.identity(),
+                c.claims.issuer
+            );
+        }
+    }
+}
