@@ -190,7 +190,7 @@ fn every_documented_json_document_matches_its_command() {
         true,
     );
     let v = c.check(
-        "verify-attestation --key",
+        "verify-attestation --type",
         &[
             "verify-attestation",
             "--json",

@@ -399,6 +399,9 @@ pub fn bundle_tlog_entry(bytes: &[u8], kind: &str) -> Result<Value, String> {
     STANDARD
         .decode(&body)
         .map_err(|_| "body is not base64".to_owned())?;
+    if entry["logID"].as_str().map(str::len) != Some(64) {
+        return Err("logID is not 64 hex digits".into());
+    }
     let verification = &entry["verification"];
     let proof = &verification["inclusionProof"];
     if proof.is_null() {
@@ -490,6 +493,82 @@ mod tests {
         ] {
             assert!(parse_entry_response(bad.as_bytes()).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn log_answers_become_bundle_entries_or_are_refused() {
+        let body = STANDARD.encode(br#"{"apiVersion":"0.0.1","kind":"dsse"}"#);
+        let good = serde_json::json!({"24296fb24b8ad77a": {
+            "body": body, "integratedTime": 1700000000, "logID": "c0".repeat(32), "logIndex": 42,
+            "verification": {
+                "inclusionProof": {"checkpoint": "log - 1\n3\nroot\n\n— log sig\n", "hashes": ["ab".repeat(32), "cd".repeat(32)], "logIndex": 2, "rootHash": "ef".repeat(32), "treeSize": 3},
+                "signedEntryTimestamp": "AQI="
+            }
+        }});
+        let e = bundle_tlog_entry(good.to_string().as_bytes(), "dsse").unwrap();
+        assert_eq!(e["logIndex"], "42");
+        assert_eq!(e["integratedTime"], "1700000000");
+        assert_eq!(e["kindVersion"]["kind"], "dsse");
+        assert_eq!(e["logId"]["keyId"], STANDARD.encode([0xc0; 32]));
+        assert_eq!(e["inclusionProof"]["logIndex"], "2");
+        assert_eq!(e["inclusionProof"]["treeSize"], "3");
+        assert_eq!(
+            e["inclusionProof"]["hashes"][1],
+            STANDARD.encode([0xcd; 32])
+        );
+        assert_eq!(e["inclusionProof"]["rootHash"], STANDARD.encode([0xef; 32]));
+        assert_eq!(e["canonicalizedBody"], body);
+        // Each member broken in turn is refused, never a panic.
+        let breaks: [(&str, &[&str], serde_json::Value); 9] = [
+            (
+                "no proof",
+                &["verification", "inclusionProof"],
+                serde_json::Value::Null,
+            ),
+            (
+                "no SET",
+                &["verification", "signedEntryTimestamp"],
+                serde_json::Value::Null,
+            ),
+            ("body", &["body"], serde_json::json!("%%")),
+            ("log id", &["logID"], serde_json::json!("c0")),
+            ("index", &["logIndex"], serde_json::json!(-1)),
+            ("time", &["integratedTime"], serde_json::json!("now")),
+            (
+                "hash",
+                &["verification", "inclusionProof", "hashes"],
+                serde_json::json!(["zz"]),
+            ),
+            (
+                "root",
+                &["verification", "inclusionProof", "rootHash"],
+                serde_json::json!(7),
+            ),
+            (
+                "size",
+                &["verification", "inclusionProof", "treeSize"],
+                serde_json::json!(1.5),
+            ),
+        ];
+        for (what, path, value) in breaks {
+            let mut doc = good.clone();
+            let mut at = &mut doc["24296fb24b8ad77a"];
+            for p in &path[..path.len() - 1] {
+                at = &mut at[*p];
+            }
+            at[path[path.len() - 1]] = value;
+            assert!(
+                bundle_tlog_entry(doc.to_string().as_bytes(), "dsse").is_err(),
+                "{what}"
+            );
+        }
+        let text = good.to_string();
+        for cut in 0..text.len() {
+            let _ = bundle_tlog_entry(&text.as_bytes()[..cut], "dsse");
+        }
+        let two = serde_json::json!({"a": good["24296fb24b8ad77a"], "b": good["24296fb24b8ad77a"]});
+        assert!(bundle_tlog_entry(two.to_string().as_bytes(), "dsse").is_err());
+        assert!(bundle_tlog_entry(b"[]", "dsse").is_err());
     }
 
     #[test]
