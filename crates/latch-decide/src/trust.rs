@@ -86,7 +86,7 @@ pub struct Trust {
     key_signers: Vec<BundleSigner>,
     /// The root made of the pinned Rekor keys, for key-signed bundles, built the first
     /// time a bundle needs it (a process that verifies only `.sig` signatures never pays
-    /// for it).
+    /// for it); or the trusted root the logs come from ([`TrustBuilder::log_root`]).
     key_root: std::sync::OnceLock<Result<TrustRoot, String>>,
     /// The identities as bundle signers.
     identity_signers: Vec<BundleSigner>,
@@ -120,6 +120,7 @@ pub struct TrustBuilder {
     rekor_keys: Vec<PublicKey>,
     repository: Option<Reference>,
     identity_root: Option<TrustRoot>,
+    log_root: Option<TrustRoot>,
     provenance: Option<Provenance>,
     revoked: Vec<(String, i64)>,
 }
@@ -206,6 +207,15 @@ impl TrustBuilder {
         self
     }
 
+    /// Where the logs come from when key signatures must show one (the log required or
+    /// optional) and no Rekor key is pinned: this trusted root's logs (Rekor v1 keys and
+    /// v2 shards), each key counted only for entries integrated within its `validFor`
+    /// window. Ignored when a Rekor key is pinned.
+    pub fn log_root(mut self, root: TrustRoot) -> TrustBuilder {
+        self.log_root = Some(root);
+        self
+    }
+
     /// Requires SLSA provenance on top of the signatures.
     pub fn provenance(mut self, provenance: Provenance) -> TrustBuilder {
         self.provenance = Some(provenance);
@@ -234,12 +244,24 @@ impl TrustBuilder {
         } else {
             TlogMode::Required
         });
+        let log_root = self
+            .log_root
+            .filter(|_| self.rekor_keys.is_empty() && tlog != TlogMode::Ignored);
         let legacy = if self.keys.is_empty() {
             None
         } else {
             let mut b = Policy::builder().keys(self.keys.iter().cloned()).tlog(tlog);
             for k in &self.rekor_keys {
                 b = b.rekor_key(k.clone());
+            }
+            if let Some(root) = log_root.as_ref() {
+                for log in root.log_keys() {
+                    // A log key of an algorithm Latch does not verify cannot vouch for
+                    // anything; the others still can.
+                    if let Ok(key) = PublicKey::from_der(&log.der) {
+                        b = b.rekor_key_within(key, log.valid_from, log.valid_until);
+                    }
+                }
             }
             if let Some(r) = &self.repository {
                 b = b.repository(r.clone());
@@ -267,7 +289,10 @@ impl TrustBuilder {
             repository: self.repository,
             legacy,
             key_signers,
-            key_root: std::sync::OnceLock::new(),
+            key_root: match log_root {
+                Some(root) => std::sync::OnceLock::from(Ok(root)),
+                None => std::sync::OnceLock::new(),
+            },
             identity_signers,
             identity_root: self.identity_root,
             provenance: self.provenance,

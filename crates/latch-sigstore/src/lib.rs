@@ -42,7 +42,7 @@ mod verify;
 pub use error::{Error, Result};
 pub use legacy::{LegacyRekorEntry, LegacySignature, verify_legacy_keyless};
 pub use policy::{GithubClaims, IdentityPolicy, SanMatcher, Signer, TlogRequirement};
-pub use root::TrustRoot;
+pub use root::{LogKey, TrustRoot};
 pub use statement::Statement;
 pub use verify::{
     Artifact, BundleVerification, LogEntryInfo, SignerInfo, parse_bundle, verify_bundle,

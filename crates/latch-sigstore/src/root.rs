@@ -35,7 +35,52 @@ impl std::fmt::Debug for TrustRoot {
     }
 }
 
+/// A transparency log's key as a trusted root lists it, with the window in which
+/// entries it signs may have been integrated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogKey {
+    /// The log's base URL.
+    pub base_url: String,
+    /// DER SubjectPublicKeyInfo.
+    pub der: Vec<u8>,
+    /// Unix seconds the key's validity starts (inclusive).
+    pub valid_from: Option<i64>,
+    /// Unix seconds it ends (inclusive); `None`: still in use.
+    pub valid_until: Option<i64>,
+}
+
+impl LogKey {
+    /// Whether `time` (Unix seconds) is within the key's window.
+    pub fn valid_at(&self, time: i64) -> bool {
+        self.valid_from.is_none_or(|s| time >= s) && self.valid_until.is_none_or(|e| time <= e)
+    }
+}
+
 impl TrustRoot {
+    /// The transparency logs' keys (Rekor v1 keys and v2 shards), with their validity
+    /// windows.
+    pub fn log_keys(&self) -> Vec<LogKey> {
+        self.root
+            .tlogs
+            .iter()
+            .map(|t| LogKey {
+                base_url: t.base_url.clone(),
+                der: t.public_key.raw_bytes.as_bytes().to_vec(),
+                valid_from: t.public_key.valid_for.as_ref().map(|v| v.start.as_second()),
+                valid_until: t
+                    .public_key
+                    .valid_for
+                    .as_ref()
+                    .and_then(|v| v.end.map(|e| e.as_second())),
+            })
+            .collect()
+    }
+
+    /// Another handle on the same root (the verifier is built again).
+    pub fn duplicate(&self) -> Result<TrustRoot> {
+        TrustRoot::from_root(self.root.clone(), &self.origin)
+    }
+
     /// The Sigstore public-good production root, as embedded by `sigstore-trust-root`
     /// (byte for byte the `trusted_root.json` of the public-good TUF repository at that
     /// crate's release).

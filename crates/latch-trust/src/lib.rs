@@ -35,7 +35,7 @@ pub mod verify;
 
 pub use keys::{BadSignature, KeyAlgorithm, KeyError, PublicKey, pem_encode, spki_to_pem};
 pub use payload::{PayloadError, SimpleSigning};
-pub use policy::{Policy, PolicyBuilder, PolicyError, TlogMode};
+pub use policy::{LogKeyWindow, Policy, PolicyBuilder, PolicyError, TlogMode};
 pub use rekor::{BundleError, EntryKind, LogEntry, RekorBundle, RekorEntry, RekorError};
 pub use signature::{
     Candidate, DocumentError, Signature, SignatureParseError, parse_cosign_download,

@@ -82,8 +82,21 @@ pub struct Policy {
     keys: Vec<PublicKey>,
     tlog: TlogMode,
     rekor_keys: Vec<PublicKey>,
+    windows: Vec<LogKeyWindow>,
     repository: Option<Reference>,
     clock_skew_secs: u32,
+}
+
+/// When a Rekor key may have signed: entries it integrated outside the window are
+/// refused (a trusted root's `validFor`: a retired or not yet active log key).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogKeyWindow {
+    /// The key's log id.
+    pub log_id: String,
+    /// Unix seconds its window starts (inclusive).
+    pub valid_from: Option<i64>,
+    /// Unix seconds it ends (inclusive).
+    pub valid_until: Option<i64>,
 }
 
 impl Policy {
@@ -94,6 +107,7 @@ impl Policy {
             keys: Vec::new(),
             tlog: TlogMode::Required,
             rekor_keys: Vec::new(),
+            windows: Vec::new(),
             repository: None,
             clock_skew_secs: 0,
         }
@@ -114,6 +128,11 @@ impl Policy {
         &self.rekor_keys
     }
 
+    /// The validity window of the Rekor key with `log_id`, if it has one.
+    pub fn log_key_window(&self, log_id: &str) -> Option<&LogKeyWindow> {
+        self.windows.iter().find(|w| w.log_id == log_id)
+    }
+
     /// The repository every accepted signature must name, if constrained.
     pub fn repository(&self) -> Option<&Reference> {
         self.repository.as_ref()
@@ -131,6 +150,7 @@ pub struct PolicyBuilder {
     keys: Vec<PublicKey>,
     tlog: TlogMode,
     rekor_keys: Vec<PublicKey>,
+    windows: Vec<LogKeyWindow>,
     repository: Option<Reference>,
     clock_skew_secs: u32,
 }
@@ -156,6 +176,23 @@ impl PolicyBuilder {
 
     /// Pins a Rekor log key.
     pub fn rekor_key(mut self, key: PublicKey) -> PolicyBuilder {
+        self.rekor_keys.push(key);
+        self
+    }
+
+    /// Pins a Rekor log key valid only for entries integrated within
+    /// `[valid_from, valid_until]` (Unix seconds; `None`: open).
+    pub fn rekor_key_within(
+        mut self,
+        key: PublicKey,
+        valid_from: Option<i64>,
+        valid_until: Option<i64>,
+    ) -> PolicyBuilder {
+        self.windows.push(LogKeyWindow {
+            log_id: key.log_id().to_owned(),
+            valid_from,
+            valid_until,
+        });
         self.rekor_keys.push(key);
         self
     }
@@ -192,6 +229,7 @@ impl PolicyBuilder {
             keys: self.keys,
             tlog: self.tlog,
             rekor_keys: self.rekor_keys,
+            windows: self.windows,
             repository: self.repository,
             clock_skew_secs: self.clock_skew_secs,
         })

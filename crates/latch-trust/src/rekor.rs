@@ -55,6 +55,22 @@ pub enum RekorError {
         /// The bundle's logID.
         log_id: String,
     },
+    /// The log key that signed the SET was not valid when the entry was integrated.
+    #[error(
+        "the Rekor key {log_id} was not valid at the entry's integratedTime {integrated_time} (its window: {} to {})",
+        .valid_from.map_or("the beginning".to_owned(), |t| t.to_string()),
+        .valid_until.map_or("now".to_owned(), |t| t.to_string())
+    )]
+    LogKeyNotValid {
+        /// The key's logID.
+        log_id: String,
+        /// The entry's integrated time.
+        integrated_time: i64,
+        /// Its window's start.
+        valid_from: Option<i64>,
+        /// Its window's end.
+        valid_until: Option<i64>,
+    },
     /// The SET does not verify with the pinned key.
     #[error("bundle SignedEntryTimestamp does not verify with the pinned Rekor key {log_id}")]
     SetInvalid {
@@ -160,6 +176,7 @@ impl RekorError {
         match self {
             RekorError::UnknownLogId { .. } => "rekor.log_id",
             RekorError::SetInvalid { .. } => "rekor.set",
+            RekorError::LogKeyNotValid { .. } => "rekor.key_validity",
             RekorError::NegativeLogIndex { .. } => "rekor.log_index",
             RekorError::IntegratedTimeInFuture { .. } => "rekor.integrated_time",
             RekorError::BodyNotJson { .. }

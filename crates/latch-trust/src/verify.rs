@@ -297,6 +297,24 @@ pub fn check_payload(
 }
 
 /// Checks one signature (see the module documentation for the order of the checks).
+/// The entry, if its log key's window (when the policy gives one) contains its time.
+fn within_window(policy: &Policy, entry: LogEntry) -> Result<LogEntry, Rejection> {
+    match policy.log_key_window(&entry.log_id) {
+        Some(w)
+            if w.valid_from.is_some_and(|s| entry.integrated_time < s)
+                || w.valid_until.is_some_and(|e| entry.integrated_time > e) =>
+        {
+            Err(Rejection::Rekor(RekorError::LogKeyNotValid {
+                log_id: entry.log_id,
+                integrated_time: entry.integrated_time,
+                valid_from: w.valid_from,
+                valid_until: w.valid_until,
+            }))
+        }
+        _ => Ok(entry),
+    }
+}
+
 /// `index` is only echoed in the result.
 pub fn verify_signature(
     policy: &Policy,
@@ -324,7 +342,8 @@ pub fn verify_signature(
                     now,
                     policy.clock_skew_secs(),
                 )
-                .map_err(Rejection::Rekor)?,
+                .map_err(Rejection::Rekor)
+                .and_then(|entry| within_window(policy, entry))?,
         ),
     };
     Ok(Accepted {

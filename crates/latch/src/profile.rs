@@ -22,7 +22,8 @@
 //! # identities = [{ issuer = "https://github.com/login/oauth", san = "maintainer@example.org" }]
 //! # trusted_root = "trusted_root.json"   # the identities' Sigstore root (default: public-good)
 //! threshold = 1
-//! rekor_keys = ["rekor.pub"]
+//! rekor_keys = ["rekor.pub"]               # without them, tlog = "required" takes the logs
+//!                                          # of trusted_root, each key within its validFor
 //! tlog = "required"                        # required | optional | ignored
 //! repository = "ghcr.io/freedomofpress/dangerzone/v1"  # default: the image's
 //! rollback_floor = 168898587               # the last log index this app release knows
@@ -191,8 +192,10 @@ pub struct TrustSection {
     /// Trusted keyless signers (Fulcio certificates in Sigstore bundles).
     #[serde(default)]
     pub identities: Vec<IdentitySpec>,
-    /// The Sigstore trusted root (`trusted_root.json`) identities chain to; default: the
-    /// public-good root built in. Never fetched.
+    /// The Sigstore trusted root (`trusted_root.json`) identities chain to, and whose
+    /// logs vouch for key signatures when `tlog` is required or optional and no
+    /// `rekor_keys` are pinned (each log key only within its `validFor` window); default:
+    /// the public-good root built in. Never fetched.
     pub trusted_root: Option<String>,
 }
 

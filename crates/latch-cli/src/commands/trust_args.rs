@@ -45,14 +45,11 @@ pub struct TrustArgs {
     /// The keyless signer's OIDC issuer, exactly.
     #[arg(long, value_name = "URL")]
     pub certificate_oidc_issuer: Option<String>,
-    /// The Sigstore trusted_root.json keyless signatures chain to (default: the
-    /// public-good root built in; nothing is fetched).
-    #[arg(
-        long,
-        value_name = "FILE",
-        requires = "certificate_oidc_issuer",
-        value_parser = path_arg()
-    )]
+    /// The Sigstore trusted_root.json keyless signatures chain to, and whose logs vouch
+    /// for key signatures when --tlog required (or optional) is given without --rekor-key,
+    /// each log key only within its validity window (default: the public-good root built
+    /// in; nothing is fetched).
+    #[arg(long, value_name = "FILE", value_parser = path_arg())]
     pub trusted_root: Option<PathBuf>,
 }
 

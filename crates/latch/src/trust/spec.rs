@@ -153,6 +153,13 @@ impl TrustSpec {
         if !self.identities.is_empty() {
             b = b.identity_root(self.root.load()?);
         }
+        // Key signatures that must show a log, and no Rekor key pinned: the root's logs,
+        // each key within its validity window.
+        if self.rekor_keys.is_empty()
+            && matches!(self.tlog, Some(TlogMode::Required | TlogMode::Optional))
+        {
+            b = b.log_root(self.root.load()?);
+        }
         if let Some(p) = &self.provenance {
             b = b.provenance(latch_decide::Provenance {
                 policies: p.policies.clone(),
