@@ -16,7 +16,10 @@ pub fn atomic_write_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
     write_atomically(path, bytes, true)
 }
 
-fn create_file(path: &Path, private: bool) -> io::Result<File> {
+/// Creates `path`, which must not exist, for writing; with `private`, readable by its
+/// owner only from the moment it exists (mode 0600 on Unix). The one way Latch creates a
+/// file that holds a secret (tokens, private keys).
+pub fn create_new(path: &Path, private: bool) -> io::Result<File> {
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create_new(true);
     #[cfg(unix)]
@@ -41,7 +44,7 @@ fn write_atomically(path: &Path, bytes: &[u8], private: bool) -> io::Result<()> 
         unique_suffix()
     ));
     let result = (|| {
-        let mut f = create_file(&tmp, private)?;
+        let mut f = create_new(&tmp, private)?;
         f.write_all(bytes)?;
         f.sync_all()?;
         drop(f);

@@ -519,16 +519,7 @@ fn write_new(path: &Path, bytes: &[u8], private: bool) -> Result<(), KeyFileErro
         path: path.to_owned(),
         source,
     };
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    if private {
-        use std::os::unix::fs::OpenOptionsExt as _;
-        opts.mode(0o600);
-    }
-    #[cfg(not(unix))]
-    let _ = private;
-    let mut f = opts.open(path).map_err(|source| {
+    let mut f = latch_oci::fsutil::create_new(path, private).map_err(|source| {
         if source.kind() == std::io::ErrorKind::AlreadyExists {
             KeyFileError::Exists {
                 path: path.to_owned(),
