@@ -19,6 +19,10 @@ pub fn atomic_write_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
 /// Creates `path`, which must not exist, for writing; with `private`, readable by its
 /// owner only from the moment it exists (mode 0600 on Unix). The one way Latch creates a
 /// file that holds a secret (tokens, private keys).
+///
+/// On Windows, where there is no mode, the file is opened with `WRITE_DAC` and given a
+/// protected access list granting its owner alone (`latch_winacl`); if that fails, the
+/// file is removed and the error returned.
 pub fn create_new(path: &Path, private: bool) -> io::Result<File> {
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create_new(true);
@@ -27,9 +31,18 @@ pub fn create_new(path: &Path, private: bool) -> io::Result<File> {
         use std::os::unix::fs::OpenOptionsExt as _;
         opts.mode(0o600);
     }
-    #[cfg(not(unix))]
-    let _ = private;
-    opts.open(path)
+    #[cfg(windows)]
+    if private {
+        use std::os::windows::fs::OpenOptionsExt as _;
+        opts.access_mode(latch_winacl::PRIVATE_FILE_ACCESS);
+    }
+    let file = opts.open(path)?;
+    if private && let Err(e) = latch_winacl::restrict_to_owner(&file) {
+        drop(file);
+        let _ = fs::remove_file(path);
+        return Err(e);
+    }
+    Ok(file)
 }
 
 fn write_atomically(path: &Path, bytes: &[u8], private: bool) -> io::Result<()> {
@@ -109,6 +122,41 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names.len(), 1, "{names:?}");
+    }
+
+    /// On Unix the probe reads the mode; on Windows the DACL (which Wine does not keep:
+    /// it maps a DACL to mode bits and back, so an owner-only DACL cannot be observed
+    /// there; `latch-winacl`'s own tests check the DACL built and its application).
+    #[cfg(unix)]
+    #[test]
+    fn private_files_are_closed_to_others() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("secret");
+        atomic_write_private(&p, b"token").unwrap();
+        assert!(!latch_winacl::others_have_access(&p).unwrap());
+        let mut f = create_new(&dir.path().join("key"), true).unwrap();
+        f.write_all(b"key").unwrap();
+        drop(f);
+        assert!(!latch_winacl::others_have_access(&dir.path().join("key")).unwrap());
+        // The probe does see access by others.
+        let open = dir.path().join("open");
+        atomic_write(&open, b"x").unwrap();
+        fs::set_permissions(&open, fs::Permissions::from_mode(0o644)).unwrap();
+        assert!(latch_winacl::others_have_access(&open).unwrap());
+    }
+
+    #[test]
+    fn private_files_are_created_on_every_platform() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("secret");
+        atomic_write_private(&p, b"token").unwrap();
+        assert_eq!(fs::read(&p).unwrap(), b"token");
+        // Never over an existing file.
+        assert_eq!(
+            create_new(&p, true).unwrap_err().kind(),
+            io::ErrorKind::AlreadyExists
+        );
     }
 
     #[cfg(unix)]
