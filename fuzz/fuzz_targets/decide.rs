@@ -2,12 +2,16 @@
 //! signature` entries (keyed or keyless) and as a Sigstore bundle, under a trust of a key
 //! and a keyless identity (the public-good root). Properties: no panic; one outcome per
 //! candidate; never more signers counted than are trusted; trusted exactly when the count
-//! reaches the threshold.
+//! reaches the threshold. The same bytes as attestations (a bundle and a `.att` layer's
+//! envelope) through `decide_attestations`, with the same properties.
 #![no_main]
 
 use std::sync::LazyLock;
 
-use latch_decide::{BundleCandidate, Candidates, Trust, decide};
+use latch_decide::{
+    AttestationCandidate, AttestationForm, BundleCandidate, Candidates, Trust, decide,
+    decide_attestations,
+};
 use latch_oci::Digest;
 use latch_sigstore::{IdentityPolicy, SanMatcher, TrustRoot};
 use latch_trust::{PublicKey, TlogMode, parse_cosign_download};
@@ -62,4 +66,31 @@ fuzz_target!(|data: &[u8]| {
     assert!(v.count() <= 2);
     assert_eq!(v.trusted, v.count() >= v.threshold);
     let _ = v.summary();
+
+    let attestations = [
+        AttestationCandidate {
+            location: "fuzz bundle".into(),
+            manifest_digest: None,
+            form: AttestationForm::Bundle(data.to_vec()),
+        },
+        AttestationCandidate {
+            location: "fuzz .att".into(),
+            manifest_digest: None,
+            form: AttestationForm::AttLayer {
+                envelope: data.to_vec(),
+                annotations: Default::default(),
+            },
+        },
+    ];
+    let a = decide_attestations(
+        trust,
+        &attestations,
+        &digest,
+        "https://slsa.dev/provenance/v1",
+    );
+    assert_eq!(a.outcomes.len(), attestations.len());
+    assert!(a.count() <= 2);
+    assert_eq!(a.trusted, a.count() >= a.threshold);
+    assert!(a.provenance.is_none());
+    let _ = a.summary();
 });
