@@ -10,8 +10,8 @@ use latch_sign::{BundleOptions, BundleReport, Certified, Fulcio, IdentityToken, 
 use super::sign::{signer, tlog_uploader};
 use crate::output::AnyError;
 
-/// Keyless signing options.
-#[derive(clap::Args, Debug, Clone)]
+/// Keyless signing options. No `Debug`: the token must never be printed.
+#[derive(clap::Args, Clone)]
 pub struct KeylessArgs {
     /// Sign keylessly with this OIDC identity token (ignored when --key is given; also
     /// read from SIGSTORE_ID_TOKEN, which keeps it off the command line where other users
