@@ -1,17 +1,14 @@
 //! `latch verify-attestation`: SLSA provenance of an image digest from a GitHub workflow,
 //! or an attestation of any type signed by trusted keys, checked offline.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
+use super::trust_args::TrustArgs;
+use crate::GlobalArgs;
+use crate::output::{AnyError, errln, outln, print_json};
 use latch::attestation::{decide_attestation, verify_attestation};
 use latch::bundle::RootChoice;
 use latch::sigstore::provenance::ProvenancePolicy;
-use latch::trust::{KeySource, TlogMode, TrustSpec};
-
-use super::profile_args::path_arg;
-use crate::GlobalArgs;
-use crate::output::{AnyError, errln, outln, print_json};
 
 /// Verify that an image digest has SLSA provenance from the expected GitHub repository,
 /// workflow and ref.
@@ -40,6 +37,20 @@ use crate::output::{AnyError, errln, outln, print_json};
 /// Example: latch verify-attestation ghcr.io/org/app@sha256:… --key release.pub --type https://example.com/release-review/v1
 #[derive(clap::Args)]
 #[command(long_about)]
+#[command(
+    mut_arg("keys", |a| a.requires("predicate_type")),
+    mut_arg("threshold", |a| a.requires("predicate_type")),
+    mut_arg("rekor_keys", |a| a.requires("predicate_type")),
+    mut_arg("tlog", |a| a.requires("predicate_type")),
+    mut_arg("certificate_identity", |a| a.requires("predicate_type")),
+    mut_arg("certificate_identity_regexp", |a| a.requires("predicate_type")),
+    mut_arg("certificate_oidc_issuer", |a| a.requires("predicate_type")),
+    mut_arg("trusted_root", |a| a.help(
+        "A trusted_root.json to use instead of the built-in public-good root: the root of the \
+         provenance's workflow certificate, and with --type of keyless signers and of the logs \
+         that vouch for key signatures when --tlog required is given without --rekor-key"
+    ))
+)]
 pub struct Args {
     /// The image: REPOSITORY@sha256:<hex>.
     #[arg(value_name = "IMAGE@DIGEST")]
@@ -54,29 +65,6 @@ pub struct Args {
     /// The workflow file that must have run, e.g. .github/workflows/release.yml.
     #[arg(long, value_name = "PATH", required_unless_present = "predicate_type")]
     pub workflow: Option<String>,
-    /// With --type: a trusted public key (PEM). Repeatable.
-    #[arg(
-        long = "key",
-        value_name = "PEM",
-        value_parser = path_arg(),
-        requires = "predicate_type"
-    )]
-    pub keys: Vec<PathBuf>,
-    /// With --type: a trusted keyless signer's certificate identity (SAN), exactly.
-    #[arg(long, value_name = "ID", requires_all = ["predicate_type", "certificate_oidc_issuer"])]
-    pub certificate_identity: Option<String>,
-    /// With --type: the keyless signer's identity as a regular expression over the whole
-    /// SAN (anchored).
-    #[arg(
-        long,
-        value_name = "REGEX",
-        requires_all = ["predicate_type", "certificate_oidc_issuer"],
-        conflicts_with = "certificate_identity"
-    )]
-    pub certificate_identity_regexp: Option<String>,
-    /// With --type: the keyless signer's OIDC issuer, exactly.
-    #[arg(long, value_name = "URL", requires = "predicate_type")]
-    pub certificate_oidc_issuer: Option<String>,
     /// Verify instead an attestation of this predicate type (a URI), signed by the trusted
     /// --key or keyless identity.
     #[arg(
@@ -85,17 +73,9 @@ pub struct Args {
         conflicts_with_all = ["repository", "workflow", "git_ref", "builder_id"]
     )]
     pub predicate_type: Option<String>,
-    /// With --type: how many distinct trusted signers must have attested (default 1).
-    #[arg(long, value_name = "K", requires = "predicate_type")]
-    pub threshold: Option<usize>,
-    /// With --type: a pinned Rekor public key, which makes a log entry required of key
-    /// signatures. Repeatable.
-    #[arg(long = "rekor-key", value_name = "PEM", value_parser = path_arg(), requires = "predicate_type")]
-    pub rekor_keys: Vec<PathBuf>,
-    /// With --type: the transparency-log policy for key signatures (required, optional,
-    /// ignored).
-    #[arg(long, value_name = "MODE", requires = "predicate_type")]
-    pub tlog: Option<TlogMode>,
+    /// With --type: who must have signed (the options `latch verify` takes).
+    #[command(flatten)]
+    pub trust: TrustArgs,
     /// The ref the build must have run on, e.g. refs/heads/main or refs/tags/v1.2.3.
     #[arg(long = "ref", value_name = "REF")]
     pub git_ref: Option<String>,
@@ -103,10 +83,6 @@ pub struct Args {
     /// container workflow at a release tag for v0.2, GitHub's runners for v1).
     #[arg(long, value_name = "REGEX")]
     pub builder_id: Option<String>,
-    /// A trusted_root.json to use instead of the built-in public-good root (for
-    /// provenance, and for keyless signers with --type).
-    #[arg(long, value_name = "FILE")]
-    pub trusted_root: Option<PathBuf>,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
@@ -128,7 +104,7 @@ pub async fn run(global: &GlobalArgs, args: Args) -> Result<ExitCode, AnyError> 
         args.git_ref.as_deref(),
         args.builder_id.as_deref(),
     )?;
-    let root = match &args.trusted_root {
+    let root = match &args.trust.trusted_root {
         Some(p) => RootChoice::File(p.clone()),
         None => RootChoice::Production,
     }
@@ -156,43 +132,8 @@ async fn keyed(
     args: &Args,
     predicate_type: &str,
 ) -> Result<ExitCode, AnyError> {
-    let mut identities = Vec::new();
-    if let Some(issuer) = &args.certificate_oidc_issuer {
-        let san = match (
-            &args.certificate_identity,
-            &args.certificate_identity_regexp,
-        ) {
-            (Some(exact), _) => latch::sigstore::SanMatcher::exact(exact.clone()),
-            (None, Some(re)) => latch::sigstore::SanMatcher::regex(re)?,
-            (None, None) => {
-                return Err("--certificate-oidc-issuer needs --certificate-identity or --certificate-identity-regexp".into());
-            }
-        };
-        identities.push(latch::sigstore::IdentityPolicy::new(issuer.clone(), san));
-    }
-    if args.keys.is_empty() && identities.is_empty() {
-        return Err("--type needs who must have signed: --key PEM, or --certificate-identity and --certificate-oidc-issuer".into());
-    }
-    let trust = TrustSpec {
-        keys: args.keys.iter().cloned().map(KeySource::File).collect(),
-        identities,
-        threshold: args.threshold,
-        rekor_keys: args
-            .rekor_keys
-            .iter()
-            .cloned()
-            .map(KeySource::File)
-            .collect(),
-        tlog: args.tlog,
-        repository: None,
-        root: args
-            .trusted_root
-            .clone()
-            .map(RootChoice::File)
-            .unwrap_or_default(),
-        provenance: None,
-    }
-    .load()?;
+    // Attestations name a digest, not a repository: no `docker-reference` to match.
+    let trust = args.trust.spec(None)?.load()?;
     let decision = decide_attestation(client, reference, &trust, predicate_type).await?;
     let v = &decision.verdict;
     if args.json {
