@@ -45,14 +45,8 @@ pub struct Args {
     /// Attest an index and every manifest it lists.
     #[arg(long)]
     pub recursive: bool,
-    /// Log each attestation on this Rekor v1-compatible server (a dsse entry), and put the
-    /// entry in its bundle.
-    #[arg(long, value_name = "URL", alias = "rekor-url")]
-    pub tlog_upload: Option<String>,
-    /// The log's public key (PEM): the entry received is verified with it before anything
-    /// is attached (without it, with the key the log publishes).
-    #[arg(long = "rekor-key", value_name = "PEM", requires = "tlog_upload")]
-    pub rekor_key: Option<PathBuf>,
+    #[command(flatten)]
+    pub tlog: super::signing_args::TlogArgs,
     /// Print a JSON report.
     #[arg(long)]
     pub json: bool,
@@ -72,11 +66,7 @@ pub async fn run(global: &GlobalArgs, args: Args) -> Result<ExitCode, AnyError> 
     let mut opts = BundleOptions::attestation(&args.predicate_type, &predicate, now_unix())?;
     opts.recursive = args.recursive;
     let signing = super::signing_args::Signing::resolve(args.key.as_deref(), &args.keyless).await?;
-    signing.configure(
-        &mut opts,
-        args.tlog_upload.as_deref(),
-        args.rekor_key.as_ref(),
-    )?;
+    signing.configure(&mut opts, &args.tlog)?;
     let mut report = sign_bundle(&client, signing.signer(), &image, &opts).await?;
     signing.describe(&mut report);
     print_bundle_report(&report, args.json, "Attested")

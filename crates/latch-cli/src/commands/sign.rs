@@ -6,8 +6,8 @@ use std::process::ExitCode;
 use latch_sign::pkcs11::is_pkcs11_uri;
 use latch_sign::sign::parse_annotation;
 use latch_sign::{
-    BundleOptions, Password, Pin, Pkcs11Signer, PrivateKey, PublicKey, SignOptions, Signer,
-    TlogUploader, now_unix, sign, sign_bundle,
+    BundleOptions, Password, Pin, Pkcs11Signer, PrivateKey, SignOptions, Signer, now_unix, sign,
+    sign_bundle,
 };
 
 use crate::GlobalArgs;
@@ -86,14 +86,8 @@ pub struct Args {
     /// Sign an index and every manifest it lists.
     #[arg(long)]
     pub recursive: bool,
-    /// Log each signature on this Rekor v1-compatible server (e.g. https://rekor.sigstore.dev;
-    /// keyless signatures are always logged, there by default).
-    #[arg(long, value_name = "URL", alias = "rekor-url")]
-    pub tlog_upload: Option<String>,
-    /// The log's public key (PEM): the SET received is verified with it before anything
-    /// is stored.
-    #[arg(long = "rekor-key", value_name = "PEM", requires = "tlog_upload")]
-    pub rekor_key: Option<PathBuf>,
+    #[command(flatten)]
+    pub tlog: super::signing_args::TlogArgs,
     /// Write a cosign v3 signature (a Sigstore bundle attached as an OCI referrer)
     /// instead of a layer of the .sig manifest.
     #[arg(long, conflicts_with_all = ["annotations", "rollout"])]
@@ -112,11 +106,7 @@ pub async fn run(global: &GlobalArgs, args: Args) -> Result<ExitCode, AnyError> 
             super::signing_args::Signing::resolve(args.key.as_deref(), &args.keyless).await?;
         let mut opts = BundleOptions::signature(now_unix());
         opts.recursive = args.recursive;
-        signing.configure(
-            &mut opts,
-            args.tlog_upload.as_deref(),
-            args.rekor_key.as_ref(),
-        )?;
+        signing.configure(&mut opts, &args.tlog)?;
         let mut report = sign_bundle(&client, signing.signer(), &image, &opts).await?;
         signing.describe(&mut report);
         return super::attest::print_bundle_report(&report, args.json, "Signed");
@@ -138,7 +128,7 @@ pub async fn run(global: &GlobalArgs, args: Args) -> Result<ExitCode, AnyError> 
             schedule.to_string(),
         );
     }
-    opts.tlog = tlog_uploader(args.tlog_upload.as_deref(), args.rekor_key.as_deref())?;
+    opts.tlog = args.tlog.uploader(None)?;
     let key = match &args.key {
         Some(k) => signer(k)?,
         None => return Err("internal: a keyless signature is a bundle".into()),
@@ -169,23 +159,6 @@ pub async fn run(global: &GlobalArgs, args: Args) -> Result<ExitCode, AnyError> 
     }
     outln!("Key: {}", report.signer)?;
     Ok(ExitCode::SUCCESS)
-}
-
-/// The log `--tlog-upload URL` names, with the `--rekor-key` it is pinned to.
-pub fn tlog_uploader(
-    url: Option<&str>,
-    rekor_key: Option<&Path>,
-) -> Result<Option<TlogUploader>, AnyError> {
-    let Some(url) = url else { return Ok(None) };
-    let mut up = TlogUploader::new(url)?;
-    if let Some(path) = rekor_key {
-        let pem = latch::oci::layout::read_bounded(path, 64 * 1024)
-            .map_err(|e| format!("cannot read the Rekor key {}: {e}", path.display()))?;
-        let key =
-            PublicKey::from_pem(&pem).map_err(|e| format!("Rekor key {}: {e}", path.display()))?;
-        up = up.with_log_key(key);
-    }
-    Ok(Some(up))
 }
 
 /// The key `--key` names: a `pkcs11:` URI (the PIN from LATCH_PIN, COSIGN_PIN or the

@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use latch_sign::keyless::{PUBLIC_FULCIO, PUBLIC_REKOR};
 use latch_sign::{BundleOptions, BundleReport, Certified, Fulcio, IdentityToken, now_unix};
 
-use super::sign::{signer, tlog_uploader};
+use latch_sign::{PublicKey, TlogUploader};
+
+use super::sign::signer;
 use crate::output::AnyError;
 
 /// Keyless signing options. No `Debug`: the token must never be printed.
@@ -27,6 +29,38 @@ pub struct KeylessArgs {
     /// The Fulcio-compatible CA that certifies the ephemeral key of a keyless signature.
     #[arg(long, value_name = "URL", default_value = PUBLIC_FULCIO)]
     pub fulcio_url: String,
+}
+
+/// Where signatures are logged (`sign`, `sign --bundle`, `attest`).
+#[derive(clap::Args, Clone)]
+pub struct TlogArgs {
+    /// Log each signature (or attestation) on this Rekor v1-compatible server, e.g.
+    /// https://rekor.sigstore.dev (keyless ones are always logged, there by default).
+    #[arg(long, value_name = "URL", alias = "rekor-url")]
+    pub tlog_upload: Option<String>,
+    /// The log's public key (PEM): what the log returns is verified with it before
+    /// anything is written (without it, a bundle's entry is checked with the key the log
+    /// publishes).
+    #[arg(long = "rekor-key", value_name = "PEM", requires = "tlog_upload")]
+    pub rekor_key: Option<PathBuf>,
+}
+
+impl TlogArgs {
+    /// The log `--tlog-upload` names (else `default`), pinned to `--rekor-key`.
+    pub fn uploader(&self, default: Option<&str>) -> Result<Option<TlogUploader>, AnyError> {
+        let Some(url) = self.tlog_upload.as_deref().or(default) else {
+            return Ok(None);
+        };
+        let mut up = TlogUploader::new(url)?;
+        if let Some(path) = &self.rekor_key {
+            let pem = latch::oci::layout::read_bounded(path, 64 * 1024)
+                .map_err(|e| format!("cannot read the Rekor key {}: {e}", path.display()))?;
+            let key = PublicKey::from_pem(&pem)
+                .map_err(|e| format!("Rekor key {}: {e}", path.display()))?;
+            up = up.with_log_key(key);
+        }
+        Ok(Some(up))
+    }
 }
 
 /// The signer and what the bundle options need for it.
@@ -56,22 +90,16 @@ impl Signing {
         )))
     }
 
-    /// Sets the certificate and the log a keyless signature needs (the public-good Rekor
-    /// unless `--tlog-upload` names one).
-    pub fn configure(
-        &self,
-        opts: &mut BundleOptions,
-        tlog_upload: Option<&str>,
-        rekor_key: Option<&PathBuf>,
-    ) -> Result<(), AnyError> {
-        let url = match self {
-            Signing::Key(_) => tlog_upload,
+    /// Sets the certificate a keyless signature needs, and the log (for a keyless
+    /// signature the public-good Rekor unless `--tlog-upload` names one).
+    pub fn configure(&self, opts: &mut BundleOptions, tlog: &TlogArgs) -> Result<(), AnyError> {
+        opts.tlog = match self {
+            Signing::Key(_) => tlog.uploader(None)?,
             Signing::Keyless(c) => {
                 opts.certificate = Some(c.certificate.clone());
-                Some(tlog_upload.unwrap_or(PUBLIC_REKOR))
+                tlog.uploader(Some(PUBLIC_REKOR))?
             }
         };
-        opts.tlog = tlog_uploader(url, rekor_key.map(PathBuf::as_path))?;
         Ok(())
     }
 
