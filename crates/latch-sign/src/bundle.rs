@@ -33,7 +33,7 @@ use latch_trust::dsse::pae;
 use serde::Serialize;
 use sha2::Digest as _;
 
-use crate::sign::{SignError, collect_targets};
+use crate::sign::{SignError, collect_targets, sign_checked};
 use crate::signer::Signer;
 use crate::tlog::TlogUploader;
 
@@ -287,15 +287,7 @@ pub fn signed_envelope(
         reason: format!("the statement cannot be written: {e}"),
     })?;
     let message = pae(IN_TOTO_PAYLOAD_TYPE, &payload);
-    let signature = signer.sign(&message).map_err(|source| SignError::Signer {
-        signer: signer.describe(),
-        source,
-    })?;
-    if signer.public_key().verify(&message, &signature).is_err() {
-        return Err(SignError::SelfCheckFailed {
-            signer: signer.describe(),
-        });
-    }
+    let signature = sign_checked(signer, &message)?;
     Ok(serde_json::json!({
         "payload": STANDARD.encode(&payload),
         "payloadType": IN_TOTO_PAYLOAD_TYPE,

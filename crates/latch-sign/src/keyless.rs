@@ -244,10 +244,7 @@ impl Fulcio {
             url: clip(url),
             reason: reason.to_owned(),
         };
-        let base = Url::parse(url).map_err(|e| bad(&e.to_string()))?;
-        if !matches!(base.scheme(), "http" | "https") || base.host_str().is_none() {
-            return Err(bad("expected http:// or https:// and a host"));
-        }
+        let base = crate::http::service_url(url).map_err(|e| bad(&e))?;
         Ok(Fulcio { base })
     }
 
@@ -403,47 +400,37 @@ fn pem_certificate(pem: &str) -> Option<Vec<u8>> {
 }
 
 fn http() -> Result<reqwest::Client, KeylessError> {
-    reqwest::Client::builder()
-        .user_agent(format!("latch/{}", env!("CARGO_PKG_VERSION")))
-        .connect_timeout(Duration::from_secs(30))
-        .timeout(Duration::from_secs(60))
-        .build()
-        .map_err(|e| KeylessError::Local {
-            reason: e.to_string(),
-        })
+    crate::http::client(Duration::from_secs(60)).map_err(|e| KeylessError::Local {
+        reason: e.to_string(),
+    })
 }
 
 /// The body of an answer with status `expected`, bounded; else the service's refusal.
 async fn answer(
-    mut resp: reqwest::Response,
+    resp: reqwest::Response,
     url: &str,
     expected: u16,
 ) -> Result<Vec<u8>, KeylessError> {
     let status = resp.status().as_u16();
-    let mut body = Vec::new();
-    while let Some(chunk) = resp.chunk().await.map_err(|source| KeylessError::Http {
-        url: url.to_owned(),
-        source,
-    })? {
-        if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
-            return Err(KeylessError::BadResponse {
+    let body = crate::http::read_bounded(resp, MAX_RESPONSE_BYTES)
+        .await
+        .map_err(|e| match e {
+            crate::http::BodyError::Http(source) => KeylessError::Http {
+                url: url.to_owned(),
+                source,
+            },
+            crate::http::BodyError::TooLarge => KeylessError::BadResponse {
                 url: url.to_owned(),
                 reason: format!("more than {MAX_RESPONSE_BYTES} bytes"),
-            });
-        }
-        body.extend_from_slice(&chunk);
-    }
+            },
+        })?;
     if status == expected || (expected == 201 && status == 200) {
         return Ok(body);
     }
-    let message = serde_json::from_slice::<Value>(&body)
-        .ok()
-        .and_then(|v| v["message"].as_str().map(str::to_owned))
-        .unwrap_or_else(|| String::from_utf8_lossy(&body).into_owned());
     Err(KeylessError::Refused {
         url: url.to_owned(),
         status,
-        message: clip(&message),
+        message: crate::http::refusal_message(&body),
     })
 }
 

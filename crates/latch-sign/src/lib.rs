@@ -38,6 +38,7 @@
 #![warn(missing_docs)]
 
 pub mod bundle;
+mod http;
 pub mod key;
 pub mod keyless;
 pub mod nightly;

@@ -426,15 +426,7 @@ async fn sign_one(
         }
     }
 
-    let raw = signer.sign(&payload).map_err(|source| SignError::Signer {
-        signer: signer.describe(),
-        source,
-    })?;
-    if signer.public_key().verify(&payload, &raw).is_err() {
-        return Err(SignError::SelfCheckFailed {
-            signer: signer.describe(),
-        });
-    }
+    let raw = sign_checked(signer, &payload)?;
     let mut signature =
         Signature::new(payload.clone(), raw.clone()).map_err(|_| SignError::PayloadTooLarge {
             size: payload.len(),
@@ -469,6 +461,21 @@ async fn sign_one(
         attempts,
         log_index,
     })
+}
+
+/// Signs `message` with `signer` and checks the signature with its public key, so that
+/// nothing a device got wrong is ever published.
+pub(crate) fn sign_checked(signer: &dyn Signer, message: &[u8]) -> Result<Vec<u8>, SignError> {
+    let signature = signer.sign(message).map_err(|source| SignError::Signer {
+        signer: signer.describe(),
+        source,
+    })?;
+    if signer.public_key().verify(message, &signature).is_err() {
+        return Err(SignError::SelfCheckFailed {
+            signer: signer.describe(),
+        });
+    }
+    Ok(signature)
 }
 
 fn signature_image<'a>(

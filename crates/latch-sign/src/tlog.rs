@@ -112,19 +112,9 @@ impl TlogUploader {
             url: url.to_owned(),
             reason: reason.to_owned(),
         };
-        let base = Url::parse(url).map_err(|e| bad(&e.to_string()))?;
-        if !matches!(base.scheme(), "http" | "https") || base.host_str().is_none() {
-            return Err(bad("expected http:// or https:// and a host"));
-        }
-        if !base.username().is_empty() || base.password().is_some() {
-            return Err(bad("credentials in the URL are not supported"));
-        }
-        let http = reqwest::Client::builder()
-            .user_agent(format!("latch/{}", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(Duration::from_secs(30))
-            .timeout(Duration::from_secs(120))
-            .build()
-            .map_err(|e| bad(&e.to_string()))?;
+        let base = crate::http::service_url(url).map_err(|e| bad(&e))?;
+        let http =
+            crate::http::client(Duration::from_secs(120)).map_err(|e| bad(&e.to_string()))?;
         Ok(TlogUploader {
             base,
             http,
@@ -432,34 +422,28 @@ pub fn bundle_tlog_entry(bytes: &[u8], kind: &str) -> Result<Value, String> {
     }))
 }
 
-async fn read_bounded(mut resp: reqwest::Response, url: &str) -> Result<Vec<u8>, TlogError> {
-    let mut out = Vec::new();
-    while let Some(chunk) = resp.chunk().await.map_err(|source| TlogError::Http {
-        url: url.to_owned(),
-        source,
-    })? {
-        if out.len() + chunk.len() > MAX_RESPONSE_BYTES {
-            return Err(TlogError::TooLarge {
+async fn read_bounded(resp: reqwest::Response, url: &str) -> Result<Vec<u8>, TlogError> {
+    crate::http::read_bounded(resp, MAX_RESPONSE_BYTES)
+        .await
+        .map_err(|e| match e {
+            crate::http::BodyError::Http(source) => TlogError::Http {
+                url: url.to_owned(),
+                source,
+            },
+            crate::http::BodyError::TooLarge => TlogError::TooLarge {
                 url: url.to_owned(),
                 max: MAX_RESPONSE_BYTES,
-            });
-        }
-        out.extend_from_slice(&chunk);
-    }
-    Ok(out)
+            },
+        })
 }
 
 async fn status_error(resp: reqwest::Response, url: &str) -> TlogError {
     let status = resp.status().as_u16();
     let body = read_bounded(resp, url).await.unwrap_or_default();
-    let message = serde_json::from_slice::<Value>(&body)
-        .ok()
-        .and_then(|v| v.get("message").and_then(Value::as_str).map(clip))
-        .unwrap_or_else(|| clip(&String::from_utf8_lossy(&body)));
     TlogError::Status {
         url: url.to_owned(),
         status,
-        message,
+        message: crate::http::refusal_message(&body),
     }
 }
 
