@@ -313,51 +313,75 @@ pub fn hashedrekord_entry(payload: &[u8], signature: &[u8], key: &PublicKey) -> 
     .to_string()
 }
 
-/// Reads Rekor's log-entry answer, `{uuid: {body, integratedTime, logID, logIndex,
-/// verification: {signedEntryTimestamp, …}}}` (exactly one entry), into a bundle.
-pub fn parse_entry_response(bytes: &[u8]) -> Result<RekorBundle, String> {
-    let doc: Value = serde_json::from_slice(bytes).map_err(|e| format!("not JSON: {e}"))?;
+/// The members of Rekor's log-entry answer both readers need, checked: exactly one entry
+/// `{uuid: {body, integratedTime, logID, logIndex, verification: {signedEntryTimestamp,
+/// inclusionProof?}}}`.
+struct Answer<'a> {
+    entry: &'a Value,
+    body_b64: &'a str,
+    body: Vec<u8>,
+    integrated_time: i64,
+    log_index: i64,
+    log_id: Vec<u8>,
+    set_b64: &'a str,
+    set: Vec<u8>,
+}
+
+fn read_answer(doc: &Value) -> Result<Answer<'_>, String> {
     let map = doc.as_object().ok_or("not a JSON object")?;
-    if map.len() != 1 {
+    let (Some((_uuid, entry)), 1) = (map.iter().next(), map.len()) else {
         return Err(format!("{} entries, expected exactly one", map.len()));
-    }
-    let Some((_uuid, entry)) = map.iter().next() else {
-        return Err("no entry".into());
     };
     let field = |name: &str| entry.get(name).ok_or(format!("entry has no {name}"));
-    let b64 = |v: &Value, name: &str| {
-        v.as_str()
-            .ok_or(format!("{name} is not a string"))
-            .and_then(|s| {
-                STANDARD
-                    .decode(s)
-                    .map_err(|_| format!("{name} is not base64"))
-            })
+    fn text<'v>(v: &'v Value, name: &str) -> Result<&'v str, String> {
+        v.as_str().ok_or(format!("{name} is not a string"))
+    }
+    let non_negative = |name: &str| {
+        field(name)?
+            .as_i64()
+            .filter(|i| *i >= 0)
+            .ok_or(format!("{name} is not a non-negative integer"))
     };
-    let body = b64(field("body")?, "body")?;
-    let integrated_time = field("integratedTime")?
-        .as_i64()
-        .ok_or("integratedTime is not an integer")?;
-    let log_index = field("logIndex")?
-        .as_i64()
-        .filter(|i| *i >= 0)
-        .ok_or("logIndex is not a non-negative integer")?;
+    let body_b64 = text(field("body")?, "body")?;
+    let body = STANDARD
+        .decode(body_b64)
+        .map_err(|_| "body is not base64".to_owned())?;
     let log_id = field("logID")?
         .as_str()
-        .filter(|s| s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit()))
+        .filter(|s| s.len() == 64)
+        .and_then(|s| hex::decode(s).ok())
         .ok_or("logID is not 64 hex digits")?;
-    let set = b64(
+    let set_b64 = text(
         field("verification")?
             .get("signedEntryTimestamp")
             .ok_or("verification has no signedEntryTimestamp")?,
         "verification.signedEntryTimestamp",
     )?;
-    Ok(RekorBundle::new(
-        set,
+    let set = STANDARD
+        .decode(set_b64)
+        .map_err(|_| "verification.signedEntryTimestamp is not base64".to_owned())?;
+    Ok(Answer {
+        entry,
+        body_b64,
         body,
-        integrated_time,
-        log_index,
-        log_id.to_ascii_lowercase(),
+        integrated_time: non_negative("integratedTime")?,
+        log_index: non_negative("logIndex")?,
+        log_id,
+        set_b64,
+        set,
+    })
+}
+
+/// Reads Rekor's log-entry answer (exactly one entry) into a legacy Rekor bundle.
+pub fn parse_entry_response(bytes: &[u8]) -> Result<RekorBundle, String> {
+    let doc: Value = serde_json::from_slice(bytes).map_err(|e| format!("not JSON: {e}"))?;
+    let a = read_answer(&doc)?;
+    Ok(RekorBundle::new(
+        a.set,
+        a.body,
+        a.integrated_time,
+        a.log_index,
+        hex::encode(a.log_id),
     ))
 }
 
@@ -365,60 +389,45 @@ pub fn parse_entry_response(bytes: &[u8]) -> Result<RekorBundle, String> {
 /// bundle `tlogEntries` item in protobuf JSON: integers as strings, hex as base64.
 pub fn bundle_tlog_entry(bytes: &[u8], kind: &str) -> Result<Value, String> {
     let doc: Value = serde_json::from_slice(bytes).map_err(|e| format!("not JSON: {e}"))?;
-    let map = doc.as_object().ok_or("not a JSON object")?;
-    let (Some((_uuid, entry)), 1) = (map.iter().next(), map.len()) else {
-        return Err(format!("{} entries, expected exactly one", map.len()));
-    };
-    let str_at = |v: &Value, name: &str| -> Result<String, String> {
-        v.as_str()
-            .map(str::to_owned)
-            .ok_or(format!("{name} is not a string"))
-    };
-    let int_at = |v: &Value, name: &str| -> Result<i64, String> {
-        v.as_i64()
-            .filter(|i| *i >= 0)
-            .ok_or(format!("{name} is not a non-negative integer"))
-    };
-    let hex_b64 = |v: &Value, name: &str| -> Result<String, String> {
-        let h = str_at(v, name)?;
-        hex::decode(&h)
-            .map(|b| STANDARD.encode(b))
-            .map_err(|_| format!("{name} is not hex"))
-    };
-    let body = str_at(&entry["body"], "body")?;
-    STANDARD
-        .decode(&body)
-        .map_err(|_| "body is not base64".to_owned())?;
-    if entry["logID"].as_str().map(str::len) != Some(64) {
-        return Err("logID is not 64 hex digits".into());
-    }
-    let verification = &entry["verification"];
-    let proof = &verification["inclusionProof"];
+    let a = read_answer(&doc)?;
+    let proof = &a.entry["verification"]["inclusionProof"];
     if proof.is_null() {
         return Err("the entry has no inclusion proof (a v0.3 bundle needs one)".into());
     }
+    let int_at = |name: &str| -> Result<i64, String> {
+        proof[name].as_i64().filter(|i| *i >= 0).ok_or(format!(
+            "inclusionProof.{name} is not a non-negative integer"
+        ))
+    };
+    let hex_b64 = |v: &Value, name: &str| -> Result<String, String> {
+        v.as_str()
+            .and_then(|h| hex::decode(h).ok())
+            .map(|b| STANDARD.encode(b))
+            .ok_or(format!("inclusionProof.{name} is not hex"))
+    };
     let hashes = proof["hashes"]
         .as_array()
         .ok_or("inclusionProof.hashes is not an array")?
         .iter()
-        .map(|h| hex_b64(h, "inclusionProof.hashes[]"))
+        .map(|h| hex_b64(h, "hashes[]"))
         .collect::<Result<Vec<_>, _>>()?;
+    let checkpoint = proof["checkpoint"]
+        .as_str()
+        .ok_or("inclusionProof.checkpoint is not a string")?;
     Ok(serde_json::json!({
-        "logIndex": int_at(&entry["logIndex"], "logIndex")?.to_string(),
-        "logId": {"keyId": hex_b64(&entry["logID"], "logID")?},
+        "logIndex": a.log_index.to_string(),
+        "logId": {"keyId": STANDARD.encode(&a.log_id)},
         "kindVersion": {"kind": kind, "version": "0.0.1"},
-        "integratedTime": int_at(&entry["integratedTime"], "integratedTime")?.to_string(),
-        "inclusionPromise": {
-            "signedEntryTimestamp": str_at(&verification["signedEntryTimestamp"], "verification.signedEntryTimestamp")?
-        },
+        "integratedTime": a.integrated_time.to_string(),
+        "inclusionPromise": {"signedEntryTimestamp": a.set_b64},
         "inclusionProof": {
-            "logIndex": int_at(&proof["logIndex"], "inclusionProof.logIndex")?.to_string(),
-            "rootHash": hex_b64(&proof["rootHash"], "inclusionProof.rootHash")?,
-            "treeSize": int_at(&proof["treeSize"], "inclusionProof.treeSize")?.to_string(),
+            "logIndex": int_at("logIndex")?.to_string(),
+            "rootHash": hex_b64(&proof["rootHash"], "rootHash")?,
+            "treeSize": int_at("treeSize")?.to_string(),
             "hashes": hashes,
-            "checkpoint": {"envelope": str_at(&proof["checkpoint"], "inclusionProof.checkpoint")?}
+            "checkpoint": {"envelope": checkpoint}
         },
-        "canonicalizedBody": body
+        "canonicalizedBody": a.body_b64
     }))
 }
 
