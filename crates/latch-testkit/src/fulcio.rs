@@ -29,7 +29,7 @@ use hyper::body::Incoming;
 use hyper::{Method, Request, Response, StatusCode};
 use x509_cert::der::{Decode as _, Encode as _};
 
-use crate::server::{BackgroundServer, Body, Handler, full};
+use crate::server::{BackgroundServer, Body, Handler, Refusal, full, json_error as error, lock};
 use crate::sigstore::{GITHUB_ISSUER, Leaf, TestSigstore};
 
 /// The bearer the token endpoint accepts (`ACTIONS_ID_TOKEN_REQUEST_TOKEN`).
@@ -74,7 +74,7 @@ struct State {
     issuer: EcdsaKeyPair,
     rng: SystemRandom,
     ambient: Mutex<Option<Workflow>>,
-    refuse: Mutex<Option<(StatusCode, String)>>,
+    refuse: Refusal,
     issued: Mutex<usize>,
 }
 
@@ -97,7 +97,7 @@ impl FulcioServer {
             issuer,
             rng,
             ambient: Mutex::new(None),
-            refuse: Mutex::new(None),
+            refuse: Refusal::default(),
             issued: Mutex::new(0),
         });
         let st = state.clone();
@@ -128,12 +128,7 @@ impl FulcioServer {
 
     /// From now on, refuse every certificate request with `status` and `message`.
     pub fn refuse(&self, refusal: Option<(u16, &str)>) {
-        *lock(&self.state.refuse) = refusal.map(|(status, message)| {
-            (
-                StatusCode::from_u16(status).expect("an HTTP status"),
-                message.to_owned(),
-            )
-        });
+        self.state.refuse.set(refusal);
     }
 
     /// Certificates issued so far.
@@ -152,10 +147,6 @@ impl FulcioServer {
         let other = FulcioServer::start(self.state.sigstore.clone());
         other.token(workflow, 600)
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 fn now() -> i64 {
@@ -194,8 +185,8 @@ async fn handle(st: &State, req: Request<Incoming>) -> Response<Body> {
     let path = req.uri().path().to_owned();
     match (req.method(), path.as_str()) {
         (&Method::POST, "/api/v2/signingCert") => {
-            if let Some((status, message)) = lock(&st.refuse).clone() {
-                return error(status, &message);
+            if let Some(refused) = st.refuse.answer() {
+                return refused;
             }
             let body = match Limited::new(req.into_body(), MAX_REQUEST).collect().await {
                 Ok(b) => b.to_bytes(),
@@ -346,13 +337,4 @@ fn verify_token(st: &State, jwt: &str) -> Result<serde_json::Value, String> {
         return Err("There was an error processing the identity token: token is expired".into());
     }
     Ok(claims)
-}
-
-fn error(status: StatusCode, message: &str) -> Response<Body> {
-    let doc = serde_json::json!({"code": status.as_u16(), "message": message});
-    Response::builder()
-        .status(status)
-        .header("content-type", "application/json")
-        .body(full(doc.to_string()))
-        .expect("a valid response")
 }

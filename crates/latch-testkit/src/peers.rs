@@ -72,18 +72,9 @@ impl Peers {
     pub fn cosign3(&self) -> Command {
         static SID: OnceLock<PathBuf> = OnceLock::new();
         let dir = SID.get_or_init(|| {
-            let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/cosign3");
+            let script = crate::paths::workspace_dir().join("scripts/cosign3");
             let dir = crate::paths::target_dir().join("peer-tools-sid");
-            let lock_path = dir.with_extension("lock");
-            let lock = OpenOptions::new()
-                .create(true)
-                .truncate(false)
-                .write(true)
-                .open(&lock_path)
-                .unwrap_or_else(|e| panic!("cannot open {}: {e}", lock_path.display()));
-            lock.lock()
-                .unwrap_or_else(|e| panic!("cannot lock {}: {e}", lock_path.display()));
-            run(Command::new("sh").arg(&script).arg(&dir));
+            drop(run_script_locked(&script, &dir));
             dir
         });
         Command::new(dir.join("bin/cosign3"))
@@ -124,8 +115,9 @@ impl Peers {
     }
 }
 
-fn install(script: &Path, dir: &Path) -> Peers {
-    std::fs::create_dir_all(dir).unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
+/// Runs `sh script dir` holding `dir.lock` (other test processes installing the same
+/// tools wait), and returns the held lock.
+fn run_script_locked(script: &Path, dir: &Path) -> std::fs::File {
     let lock_path = dir.with_extension("lock");
     let lock = OpenOptions::new()
         .create(true)
@@ -136,6 +128,12 @@ fn install(script: &Path, dir: &Path) -> Peers {
     lock.lock()
         .unwrap_or_else(|e| panic!("cannot lock {}: {e}", lock_path.display()));
     run(Command::new("sh").arg(script).arg(dir));
+    lock
+}
+
+fn install(script: &Path, dir: &Path) -> Peers {
+    std::fs::create_dir_all(dir).unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
+    let lock = run_script_locked(script, dir);
     let peers = Peers {
         dir: dir.to_owned(),
     };

@@ -36,7 +36,7 @@ use hyper::body::Incoming;
 use hyper::{Method, Request, Response, StatusCode};
 use sha2::Digest as _;
 
-use crate::server::{BackgroundServer, Body, Handler, full};
+use crate::server::{BackgroundServer, Body, Handler, Refusal, full, json_error as error, lock};
 
 /// Bound on a proposed entry.
 const MAX_REQUEST: usize = 1024 * 1024;
@@ -57,7 +57,7 @@ struct State {
     key: EcdsaKeyPair,
     /// Refuse every new entry with this status and message (a log that is down or
     /// refuses this signer).
-    refuse: Mutex<Option<(StatusCode, String)>>,
+    refuse: Refusal,
     spki: Vec<u8>,
     log_id: String,
     first_index: i64,
@@ -98,7 +98,7 @@ impl RekorServer {
         let log_id = hex(&sha2::Sha256::digest(&spki));
         let state = Arc::new(State {
             key,
-            refuse: Mutex::new(None),
+            refuse: Refusal::default(),
             spki,
             log_id,
             first_index,
@@ -139,12 +139,7 @@ impl RekorServer {
     /// From now on, refuse every new entry with `status` and `message` (as a log that is
     /// down or refuses the signer answers); `None` accepts again.
     pub fn refuse(&self, refusal: Option<(u16, &str)>) {
-        *lock(&self.state.refuse) = refusal.map(|(status, message)| {
-            (
-                StatusCode::from_u16(status).expect("an HTTP status"),
-                message.to_owned(),
-            )
-        });
+        self.state.refuse.set(refusal);
     }
 
     /// Entries logged so far.
@@ -156,10 +151,6 @@ impl RekorServer {
     pub fn stop(&mut self) {
         self.server.stop();
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 async fn handle(st: &State, req: Request<Incoming>) -> Response<Body> {
@@ -194,8 +185,8 @@ async fn handle(st: &State, req: Request<Incoming>) -> Response<Body> {
 }
 
 fn create(st: &State, body: &[u8]) -> Response<Body> {
-    if let Some((status, message)) = lock(&st.refuse).clone() {
-        return error(status, &message);
+    if let Some(refused) = st.refuse.answer() {
+        return refused;
     }
     let canonical = match canonical_entry(body) {
         Ok(c) => c,
@@ -292,15 +283,6 @@ fn entry_response(st: &State, status: StatusCode, entries: &[Entry], i: usize) -
         .status(status)
         .header("content-type", "application/json")
         .body(full(doc))
-        .expect("a valid response")
-}
-
-fn error(status: StatusCode, message: &str) -> Response<Body> {
-    let doc = serde_json::json!({"code": status.as_u16(), "message": message});
-    Response::builder()
-        .status(status)
-        .header("content-type", "application/json")
-        .body(full(doc.to_string()))
         .expect("a valid response")
 }
 

@@ -142,3 +142,42 @@ fn serve(listener: std::net::TcpListener, handler: Handler, mut stop: oneshot::R
     // Dropping the runtime here cancels every connection task, closing their sockets.
     drop(rt);
 }
+
+/// Locks `m`, taking the data even if a panicking test poisoned it.
+pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A Sigstore service's error answer: `status` and `{"code": status, "message": …}`.
+pub(crate) fn json_error(status: hyper::StatusCode, message: &str) -> Response<Body> {
+    let doc = serde_json::json!({"code": status.as_u16(), "message": message});
+    Response::builder()
+        .status(status)
+        .header("content-type", "application/json")
+        .body(full(doc.to_string()))
+        .expect("a valid response")
+}
+
+/// The refusal a test can make a fixture answer with (a service that is down, or that
+/// refuses this client): every request it covers gets the status and message set.
+#[derive(Default)]
+pub(crate) struct Refusal(std::sync::Mutex<Option<(hyper::StatusCode, String)>>);
+
+impl Refusal {
+    /// From now on refuse with `status` and `message`; `None` accepts again.
+    pub(crate) fn set(&self, refusal: Option<(u16, &str)>) {
+        *lock(&self.0) = refusal.map(|(status, message)| {
+            (
+                hyper::StatusCode::from_u16(status).expect("an HTTP status"),
+                message.to_owned(),
+            )
+        });
+    }
+
+    /// The error answer to give now, if refusing.
+    pub(crate) fn answer(&self) -> Option<Response<Body>> {
+        lock(&self.0)
+            .as_ref()
+            .map(|(status, message)| json_error(*status, message))
+    }
+}
