@@ -98,12 +98,11 @@ impl World {
             &self.client,
             &r,
             subject,
-            &latch::sources::attach::BundleArtifact {
-                bundle: bundle.as_bytes(),
-                content: "dsse-envelope",
-                predicate_type: pt,
-                created: "2026-01-01T00:00:00Z",
-            },
+            &latch::sources::attach::BundleArtifact::dsse(
+                bundle.as_bytes(),
+                pt,
+                "2026-01-01T00:00:00Z",
+            ),
             latch::sources::contention::Contention::default(),
         )
         .await

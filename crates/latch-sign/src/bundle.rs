@@ -226,12 +226,7 @@ pub async fn sign_bundle(
             client,
             &repository,
             &subject,
-            &BundleArtifact {
-                bundle: &bundle,
-                content: "dsse-envelope",
-                predicate_type: &opts.predicate_type,
-                created: &created,
-            },
+            &BundleArtifact::dsse(&bundle, &opts.predicate_type, &created),
             opts.contention,
         )
         .await

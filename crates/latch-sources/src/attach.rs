@@ -43,6 +43,18 @@ pub struct BundleArtifact<'a> {
     pub created: &'a str,
 }
 
+impl<'a> BundleArtifact<'a> {
+    /// A bundle holding a DSSE envelope (a cosign v3 signature or an attestation).
+    pub fn dsse(bundle: &'a [u8], predicate_type: &'a str, created: &'a str) -> Self {
+        BundleArtifact {
+            bundle,
+            content: "dsse-envelope",
+            predicate_type,
+            created,
+        }
+    }
+}
+
 /// Where a bundle was attached.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Attached {

@@ -416,12 +416,11 @@ impl Matrix {
             &self.client,
             reference,
             &subject,
-            &latch::sources::attach::BundleArtifact {
+            &latch::sources::attach::BundleArtifact::dsse(
                 bundle,
-                content: "dsse-envelope",
-                predicate_type: COSIGN_SIGN_PREDICATE,
-                created: "2026-01-01T00:00:00Z",
-            },
+                COSIGN_SIGN_PREDICATE,
+                "2026-01-01T00:00:00Z",
+            ),
             latch::sources::contention::Contention::default(),
         )
         .await

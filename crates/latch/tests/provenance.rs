@@ -91,12 +91,11 @@ impl Prov {
             &self.w.client,
             &reference,
             &subject,
-            &latch::sources::attach::BundleArtifact {
-                bundle: bundle.as_bytes(),
-                content: "dsse-envelope",
-                predicate_type: SLSA_PROVENANCE_V1,
-                created: "2026-01-01T00:00:00Z",
-            },
+            &latch::sources::attach::BundleArtifact::dsse(
+                bundle.as_bytes(),
+                SLSA_PROVENANCE_V1,
+                "2026-01-01T00:00:00Z",
+            ),
             latch::sources::contention::Contention::default(),
         )
         .await
@@ -302,12 +301,11 @@ async fn provenance_from_elsewhere_is_refused_naming_the_claim() {
         &p.w.client,
         &reference,
         &subject,
-        &latch::sources::attach::BundleArtifact {
-            bundle: bundle.as_bytes(),
-            content: "dsse-envelope",
-            predicate_type: SLSA_PROVENANCE_V1,
-            created: "2026-01-01T00:00:00Z",
-        },
+        &latch::sources::attach::BundleArtifact::dsse(
+            bundle.as_bytes(),
+            SLSA_PROVENANCE_V1,
+            "2026-01-01T00:00:00Z",
+        ),
         latch::sources::contention::Contention::default(),
     )
     .await
