@@ -380,23 +380,15 @@ fn certificate_chain(body: &[u8]) -> Result<Vec<Vec<u8>>, String> {
         let pem = pem
             .as_str()
             .ok_or(format!("certificate {i} is not a string"))?;
-        out.push(pem_certificate(pem).ok_or(format!("certificate {i} is not PEM"))?);
+        match latch_sigstore::pem_certificates(pem).as_deref() {
+            Ok([der]) => out.push(der.clone()),
+            _ => return Err(format!("certificate {i} is not one PEM certificate")),
+        }
     }
     if out.is_empty() {
         return Err("an empty chain".into());
     }
     Ok(out)
-}
-
-fn pem_certificate(pem: &str) -> Option<Vec<u8>> {
-    let b64: String = pem
-        .lines()
-        .map(str::trim)
-        .skip_while(|l| *l != "-----BEGIN CERTIFICATE-----")
-        .skip(1)
-        .take_while(|l| *l != "-----END CERTIFICATE-----")
-        .collect();
-    STANDARD.decode(b64).ok().filter(|d| !d.is_empty())
 }
 
 fn http() -> Result<reqwest::Client, KeylessError> {
@@ -492,7 +484,10 @@ mod tests {
     fn the_request_is_signed_by_the_key_it_names() {
         let key = PrivateKey::generate().unwrap();
         let pem = csr_pem(&key).unwrap();
-        let der = pem_certificate(&pem.replace("CERTIFICATE REQUEST", "CERTIFICATE")).unwrap();
+        let der =
+            latch_sigstore::pem_certificates(&pem.replace("CERTIFICATE REQUEST", "CERTIFICATE"))
+                .unwrap()
+                .remove(0);
         let req = CertReq::from_der(&der).unwrap();
         assert_eq!(
             req.info.public_key.to_der().unwrap(),

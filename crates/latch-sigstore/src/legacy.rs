@@ -300,8 +300,8 @@ fn certificates(bytes: &[u8], what: &str, location: &str) -> Result<Vec<Vec<u8>>
     Ok(ders)
 }
 
-/// Strict PEM: `CERTIFICATE` blocks separated by whitespace only.
-fn pem_certificates(text: &str) -> std::result::Result<Vec<Vec<u8>>, String> {
+/// Strict PEM: `CERTIFICATE` blocks separated by whitespace only, each one's DER.
+pub fn pem_certificates(text: &str) -> std::result::Result<Vec<Vec<u8>>, String> {
     crate::encoding::pem_blocks(text)?
         .into_iter()
         .map(|(label, der)| match label.as_str() {

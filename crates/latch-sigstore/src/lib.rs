@@ -40,7 +40,7 @@ pub mod statement;
 mod verify;
 
 pub use error::{Error, Result};
-pub use legacy::{LegacyRekorEntry, LegacySignature, verify_legacy_keyless};
+pub use legacy::{LegacyRekorEntry, LegacySignature, pem_certificates, verify_legacy_keyless};
 pub use policy::{GithubClaims, IdentityPolicy, SanMatcher, Signer, TlogRequirement};
 pub use root::{LogKey, TrustRoot};
 pub use statement::Statement;
