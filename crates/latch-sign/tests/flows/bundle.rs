@@ -55,6 +55,34 @@ fn cosign3_logged(
     latch_testkit::try_run(&mut c)
 }
 
+/// cosign 2.5's `verify-attestation` of `kind` by `public`, without a log, under `root`
+/// (so that it fetches no root over TUF).
+fn cosign25_verify_attestation(
+    public: &Path,
+    kind: &str,
+    root: &Path,
+    image: &Reference,
+    home: &Path,
+) -> Result<String, String> {
+    cosign(
+        &[
+            "verify-attestation",
+            "--new-bundle-format",
+            "--trusted-root",
+            root.to_str().unwrap(),
+            "--key",
+            public.to_str().unwrap(),
+            "--type",
+            kind,
+            "--insecure-ignore-tlog=true",
+            "--allow-http-registry",
+            &image.to_string(),
+        ],
+        "",
+        home,
+    )
+}
+
 /// The bundles of `image` the updater and `latch verify` would look at, decided with
 /// `trust`.
 async fn decide_bundles(image: &Reference, trust: &Trust) -> Verdict {
@@ -95,23 +123,8 @@ async fn bundles_verify_with_cosign_and_latch() {
         home.path(),
     );
     assert!(out.is_ok(), "cosign 3 verify: {out:?}");
-    let out = cosign(
-        &[
-            "verify-attestation",
-            "--new-bundle-format",
-            "--trusted-root",
-            root.to_str().unwrap(),
-            "--key",
-            public.to_str().unwrap(),
-            "--type",
-            COSIGN_SIGN_PREDICATE,
-            "--insecure-ignore-tlog=true",
-            "--allow-http-registry",
-            &image.to_string(),
-        ],
-        "",
-        home.path(),
-    );
+    let out =
+        cosign25_verify_attestation(&public, COSIGN_SIGN_PREDICATE, &root, &image, home.path());
     assert!(out.is_ok(), "cosign 2.5 verify-attestation: {out:?}");
     // Another key does not verify it, for cosign or for Latch.
     let other = latch_key();
@@ -197,23 +210,7 @@ async fn attestations_verify_with_cosign_and_name_their_type() {
     assert_eq!(report.predicate_type, review);
 
     let verify_attestation = |public: &Path, kind: &str| {
-        cosign(
-            &[
-                "verify-attestation",
-                "--new-bundle-format",
-                "--trusted-root",
-                root.to_str().unwrap(),
-                "--key",
-                public.to_str().unwrap(),
-                "--type",
-                kind,
-                "--insecure-ignore-tlog=true",
-                "--allow-http-registry",
-                &image.to_string(),
-            ],
-            "",
-            home.path(),
-        )
+        cosign25_verify_attestation(public, kind, &root, &image, home.path())
     };
     let out = verify_attestation(&public, review);
     assert!(out.is_ok(), "cosign verify-attestation: {out:?}");
