@@ -150,15 +150,18 @@ impl TrustSpec {
         if let Some(r) = &self.repository {
             b = b.repository(r.clone());
         }
-        if !self.identities.is_empty() {
-            b = b.identity_root(self.root.load()?);
-        }
-        // Key signatures that must show a log, and no Rekor key pinned: the root's logs,
-        // each key within its validity window.
-        if self.rekor_keys.is_empty()
-            && matches!(self.tlog, Some(TlogMode::Required | TlogMode::Optional))
-        {
-            b = b.log_root(self.root.load()?);
+        // The root is read once: for identities, and, when key signatures must show a log
+        // and no Rekor key is pinned, for its logs (each key within its validity window).
+        let for_identities = !self.identities.is_empty();
+        let for_logs = self.rekor_keys.is_empty()
+            && matches!(self.tlog, Some(TlogMode::Required | TlogMode::Optional));
+        if for_identities || for_logs {
+            let root = self.root.load()?;
+            b = match (for_identities, for_logs) {
+                (true, true) => b.log_root(root.duplicate()?).identity_root(root),
+                (true, false) => b.identity_root(root),
+                _ => b.log_root(root),
+            };
         }
         if let Some(p) = &self.provenance {
             b = b.provenance(latch_decide::Provenance {
