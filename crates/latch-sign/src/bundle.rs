@@ -317,18 +317,6 @@ pub fn assemble(
     })
 }
 
-/// A key-signed bundle without a log entry (pure but for the signer).
-pub fn image_bundle(
-    signer: &dyn Signer,
-    repository: &str,
-    digest: &Digest,
-    predicate_type: &str,
-    predicate: &serde_json::Value,
-) -> Result<Vec<u8>, SignError> {
-    let envelope = signed_envelope(signer, repository, digest, predicate_type, predicate)?;
-    assemble(signer, None, &envelope, Vec::new())
-}
-
 /// Verifies a logged bundle as a verifier will: the signature, the entry bound to it, its
 /// SET, inclusion proof and checkpoint under `log_keys`. For a certificate, the log part
 /// only (the certificate's chain is the verifier's to check against its root). Returns
@@ -439,7 +427,7 @@ mod tests {
     fn the_bundle_verifies_with_the_key_and_names_the_digest() {
         let key = PrivateKey::generate().unwrap();
         let digest = Digest::sha256_of(b"manifest");
-        let bundle = image_bundle(
+        let envelope = signed_envelope(
             &key,
             "registry.example/app",
             &digest,
@@ -447,6 +435,7 @@ mod tests {
             &serde_json::json!({}),
         )
         .unwrap();
+        let bundle = assemble(&key, None, &envelope, Vec::new()).unwrap();
         let root = latch_sigstore::TrustRoot::from_rekor_keys(&[]).unwrap();
         let v = latch_sigstore::verify_bundle(
             &root,

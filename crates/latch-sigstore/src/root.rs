@@ -49,13 +49,6 @@ pub struct LogKey {
     pub valid_until: Option<i64>,
 }
 
-impl LogKey {
-    /// Whether `time` (Unix seconds) is within the key's window.
-    pub fn valid_at(&self, time: i64) -> bool {
-        self.valid_from.is_none_or(|s| time >= s) && self.valid_until.is_none_or(|e| time <= e)
-    }
-}
-
 impl TrustRoot {
     /// The transparency logs' keys (Rekor v1 keys and v2 shards), with their validity
     /// windows.
