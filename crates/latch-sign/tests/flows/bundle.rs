@@ -87,9 +87,7 @@ fn cosign25_verify_attestation(
 /// `trust`.
 async fn decide_bundles(image: &Reference, trust: &Trust) -> Verdict {
     let digest = image.digest().unwrap();
-    let found = latch_sources::registry::fetch_signature_bundles(&client(), image, digest)
-        .await
-        .unwrap();
+    let found = signature_bundles(image).await;
     latch_decide::decide(trust, &found, digest, now())
 }
 
@@ -272,7 +270,7 @@ async fn logged_bundles_verify_with_cosign_and_latch_and_a_refusing_log_writes_n
     let root = home.path().join("trusted_root.json");
     std::fs::write(&root, sigstore.trusted_root_json()).unwrap();
     let log_key = PublicKey::from_der(&sigstore.rekor_key_der()).unwrap();
-    let (image, digest) = push_image(&reg, "bundle/logged:v1", 97);
+    let (image, _) = push_image(&reg, "bundle/logged:v1", 97);
     let key = latch_key();
     let public = write_key_pair(home.path(), &key);
     let logged = |pinned: Option<PublicKey>| {
@@ -285,13 +283,7 @@ async fn logged_bundles_verify_with_cosign_and_latch_and_a_refusing_log_writes_n
             ..BundleOptions::signature(now())
         }
     };
-    let bundles = || async {
-        latch_sources::registry::fetch_signature_bundles(&client(), &image, &digest)
-            .await
-            .unwrap()
-            .bundles
-            .len()
-    };
+    let bundles = || async { signature_bundles(&image).await.bundles.len() };
 
     // A log that refuses, and a log whose answer does not verify with the pinned key:
     // nothing is attached.
@@ -316,12 +308,6 @@ async fn logged_bundles_verify_with_cosign_and_latch_and_a_refusing_log_writes_n
     assert!(report.signed[0].log_index.is_some());
     assert_eq!(bundles().await, 1);
 
-    {
-        let f = latch_sources::registry::fetch_signature_bundles(&client(), &image, &digest)
-            .await
-            .unwrap();
-        std::fs::write("/tmp/dbg-bundle.json", &f.bundles[0].bytes).unwrap();
-    }
     // cosign 3 verifies it with the log required, under the root listing the log's key.
     // (cosign 2.5's `verify-attestation` says "no valid bundles exist" of this logged
     // bundle without saying why; it is the peer for unlogged ones above.)

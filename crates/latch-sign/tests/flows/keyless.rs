@@ -49,13 +49,7 @@ async fn a_keyless_bundle_verifies_by_identity_and_refusals_write_nothing() {
         ),
         ..BundleOptions::signature(now())
     };
-    let bundles = || async {
-        latch_sources::registry::fetch_signature_bundles(&client(), &image, &digest)
-            .await
-            .unwrap()
-            .bundles
-            .len()
-    };
+    let bundles = || async { signature_bundles(&image).await.bundles.len() };
 
     // Tokens the CA must not honour: expired (refused before it is sent), forged.
     let expired = IdentityToken::new(&fulcio.token(&release, -60)).unwrap();
@@ -105,9 +99,7 @@ async fn a_keyless_bundle_verifies_by_identity_and_refusals_write_nothing() {
     // The one decision accepts it for this workflow's identity, and only for it.
     let v = latch_decide::decide(
         &trusting(&release.san(), &root_json),
-        &latch_sources::registry::fetch_signature_bundles(&client(), &image, &digest)
-            .await
-            .unwrap(),
+        &signature_bundles(&image).await,
         &digest,
         now(),
     );
@@ -117,9 +109,7 @@ async fn a_keyless_bundle_verifies_by_identity_and_refusals_write_nothing() {
         ".github/workflows/nightly.yml",
         "refs/heads/main",
     );
-    let found = latch_sources::registry::fetch_signature_bundles(&client(), &image, &digest)
-        .await
-        .unwrap();
+    let found = signature_bundles(&image).await;
     let v = latch_decide::decide(&trusting(&other.san(), &root_json), &found, &digest, now());
     assert!(!v.trusted, "{}", v.summary());
     // A key does not verify it either.

@@ -158,6 +158,14 @@ pub async fn signatures(image: &Reference) -> Vec<Candidate> {
         .collect()
 }
 
+/// The cosign v3 signatures (bundle referrers) of `image` (which names its digest) in its
+/// registry.
+pub async fn signature_bundles(image: &Reference) -> Candidates {
+    latch_sources::registry::fetch_signature_bundles(&client(), image, image.digest().unwrap())
+        .await
+        .unwrap()
+}
+
 /// The one decision over `sigs`: the verdict when trusted, else the refused verdict.
 pub fn verify(
     trust: &Trust,
