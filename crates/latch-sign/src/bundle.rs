@@ -211,10 +211,7 @@ pub async fn sign_bundle(
                 Some(der) => certificate_pem(der),
                 None => latch_trust::spki_to_pem(signer.public_key().der()),
             };
-            entries.push(
-                tlog.upload_dsse(&go_envelope_json(&envelope)?, &verifier)
-                    .await?,
-            );
+            entries.push(tlog.upload_dsse(&envelope, &verifier).await?);
         }
         let bundle = assemble(signer, opts.certificate.as_deref(), &envelope, entries)?;
         let mut log_index = None;
@@ -358,32 +355,6 @@ fn check_logged(
     )
     .map_err(|e| refused(e.to_string()))?;
     Ok(v.max_log_index())
-}
-
-/// The envelope's JSON as Go's `dsse.Envelope` marshals it (`payloadType`, `payload`,
-/// `signatures` of `keyid`, `sig`): the log hashes the exact string it is sent into the
-/// entry (`envelopeHash`), and verifiers that rebuild the entry from the bundle
-/// (sigstore-go, so cosign) marshal the envelope that way.
-fn go_envelope_json(envelope: &serde_json::Value) -> Result<String, SignError> {
-    let text = |v: &serde_json::Value| {
-        serde_json::to_string(v.as_str().unwrap_or_default()).map_err(|e| SignError::BadPredicate {
-            reason: format!("the envelope cannot be written: {e}"),
-        })
-    };
-    let mut sigs = Vec::new();
-    for s in envelope["signatures"].as_array().into_iter().flatten() {
-        sigs.push(format!(
-            "{{\"keyid\":{},\"sig\":{}}}",
-            text(&s["keyid"])?,
-            text(&s["sig"])?
-        ));
-    }
-    Ok(format!(
-        "{{\"payloadType\":{},\"payload\":{},\"signatures\":[{}]}}",
-        text(&envelope["payloadType"])?,
-        text(&envelope["payload"])?,
-        sigs.join(",")
-    ))
 }
 
 fn certificate_pem(der: &[u8]) -> String {

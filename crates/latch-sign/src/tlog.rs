@@ -174,21 +174,21 @@ impl TlogUploader {
         Ok(bundle)
     }
 
-    /// Logs a DSSE envelope (its exact JSON) whose signatures `verifier_pem` (a PEM
-    /// public key or certificate) verifies, as a `dsse` 0.0.1 entry, and returns the entry
+    /// Logs a DSSE envelope whose signatures `verifier_pem` (a PEM public key or
+    /// certificate) verifies, as a `dsse` 0.0.1 entry, and returns the entry
     /// as a Sigstore bundle's `tlogEntries` item (protobuf JSON: SET, inclusion proof and
     /// checkpoint, canonical body). The caller verifies the bundle it goes into: see
     /// [`TlogUploader::log_keys`].
     pub async fn upload_dsse(
         &self,
-        envelope_json: &str,
+        envelope: &Value,
         verifier_pem: &str,
     ) -> Result<Value, TlogError> {
         let proposed = serde_json::json!({
             "apiVersion": "0.0.1",
             "kind": "dsse",
             "spec": {"proposedContent": {
-                "envelope": envelope_json,
+                "envelope": go_envelope_json(envelope),
                 "verifiers": [STANDARD.encode(verifier_pem)],
             }},
         });
@@ -311,6 +311,32 @@ pub fn hashedrekord_entry(payload: &[u8], signature: &[u8], key: &PublicKey) -> 
         },
     })
     .to_string()
+}
+
+/// The envelope's JSON as Go's `dsse.Envelope` marshals it (`payloadType`, `payload`,
+/// `signatures` of `keyid`, `sig`): the log hashes the exact string it is sent into the
+/// entry (`envelopeHash`), and verifiers that rebuild the entry from the bundle
+/// (sigstore-go, so cosign) marshal the envelope that way.
+fn go_envelope_json(envelope: &Value) -> String {
+    let text = |v: &Value| Value::from(v.as_str().unwrap_or_default()).to_string();
+    let sigs: Vec<String> = envelope["signatures"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|s| {
+            format!(
+                "{{\"keyid\":{},\"sig\":{}}}",
+                text(&s["keyid"]),
+                text(&s["sig"])
+            )
+        })
+        .collect();
+    format!(
+        "{{\"payloadType\":{},\"payload\":{},\"signatures\":[{}]}}",
+        text(&envelope["payloadType"]),
+        text(&envelope["payload"]),
+        sigs.join(",")
+    )
 }
 
 /// The members of Rekor's log-entry answer both readers need, checked: exactly one entry
@@ -562,6 +588,17 @@ mod tests {
         let two = serde_json::json!({"a": good["24296fb24b8ad77a"], "b": good["24296fb24b8ad77a"]});
         assert!(bundle_tlog_entry(two.to_string().as_bytes(), "dsse").is_err());
         assert!(bundle_tlog_entry(b"[]", "dsse").is_err());
+    }
+
+    #[test]
+    fn envelopes_are_sent_in_gos_field_order() {
+        let env = serde_json::json!({
+            "payload": "cA==", "payloadType": "t", "signatures": [{"sig": "cw==", "keyid": ""}]
+        });
+        assert_eq!(
+            go_envelope_json(&env),
+            r#"{"payloadType":"t","payload":"cA==","signatures":[{"keyid":"","sig":"cw=="}]}"#
+        );
     }
 
     #[test]
