@@ -39,6 +39,14 @@ macro_rules! errln {
 
 pub(crate) use {errln, out, outln};
 
+/// Prints a report's warnings to stderr, one `latch: warning:` line each (also with
+/// `--json`, whose report carries them too).
+pub(crate) fn warn_all(warnings: &[String]) {
+    for w in warnings {
+        errln!("latch: warning: {w}");
+    }
+}
+
 /// Stdout could not be written to: a closed pipe (`latch status | head -1`), a full
 /// disk, … `main` ends quietly with [`EXIT_BROKEN_PIPE`] on a closed pipe, and otherwise
 /// prints `latch: cannot write to standard output: <error>` and exits 1.

@@ -20,6 +20,8 @@ pub const MAX_ENTRIES: usize = 4096;
 
 /// Annotation naming a manifest in an OCI layout's index (`oci:DIR:name`).
 pub const ANNOTATION_REF_NAME: &str = "org.opencontainers.image.ref.name";
+/// Annotation naming a layer's file (ORAS and OCI artifacts).
+pub const ANNOTATION_TITLE: &str = "org.opencontainers.image.title";
 /// Annotation with an RFC 3339 creation time.
 pub const ANNOTATION_CREATED: &str = "org.opencontainers.image.created";
 

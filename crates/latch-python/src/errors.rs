@@ -93,6 +93,7 @@ fn classify(e: &Error) -> (Class, &'static str) {
         Error::Invalid(_) => (Class::ConfigurationError, "invalid"),
         Error::Interrupted(_) => (Class::LatchError, "interrupted"),
         Error::TrustChain(_) => (Class::VerificationError, "trust-chain"),
+        Error::Tuf(_) => (Class::ConfigurationError, "tuf"),
         // A variant added to `latch::Error` after this mapping was written.
         #[allow(unreachable_patterns)]
         _ => (Class::LatchError, "error"),

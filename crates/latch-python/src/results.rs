@@ -336,6 +336,14 @@ pub struct StatusResult {
     /// followed.
     #[pyo3(get)]
     trust_version: Option<u64>,
+    /// Where the keys in force come from: `profile`, or `trust document version N`.
+    #[pyo3(get)]
+    keys_from: String,
+    /// The TUF root version of each Sigstore trusted root kept current over TUF that the
+    /// trust reads (`None` for one never read); `to_dict()["sigstore_roots"]` has the
+    /// repositories, metadata expiries and warnings.
+    #[pyo3(get)]
+    sigstore_root_versions: Vec<Option<u64>>,
     /// Whether update checks are on.
     #[pyo3(get)]
     updates_enabled: bool,
@@ -368,6 +376,12 @@ impl StatusResult {
             last_check: r.last_check,
             next_check: r.next_check,
             trust_version: r.trust.as_ref().map(|t| t.version),
+            keys_from: r.keys_from.clone(),
+            sigstore_root_versions: r
+                .sigstore_roots
+                .iter()
+                .map(|s| s.held.as_ref().map(|h| h.root_version))
+                .collect(),
             report: to_json(r),
         }
     }

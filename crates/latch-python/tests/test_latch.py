@@ -104,6 +104,9 @@ def test_upgrade_verify_local_and_dangerzone_store(world: World):
     assert (s.digest, s.log_index, s.last_log_index, s.runtime_digests) == (v2, 200, 200, [v2])
     assert s.keys == [world.key.store_id]
     assert (s.threshold, s.tlog) == (1, "required")
+    # A pinned Rekor key: no Sigstore root is read, none is kept current over TUF.
+    assert s.keys_from == "profile" and s.sigstore_root_versions == []
+    assert "sigstore_roots" not in s.to_dict()
 
     # The full report, as `latch upgrade --json` prints it.
     report = r.to_dict()

@@ -113,6 +113,17 @@ impl TrustRoot {
         TrustRoot::from_root(root, origin)
     }
 
+    /// A root that trusts nothing (no authority, no log), named `origin`: what stands in
+    /// for a root that is not there yet, so that every signature needing one is refused
+    /// for that reason.
+    pub fn empty(origin: &str) -> Result<TrustRoot> {
+        let doc = serde_json::json!({
+            "mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1",
+            "tlogs": [],
+        });
+        TrustRoot::from_json(doc.to_string().as_bytes(), origin)
+    }
+
     /// A root that trusts only these Rekor keys (DER SubjectPublicKeyInfo), with no
     /// certificate authority: for key-signed bundles checked against a pinned log key.
     pub fn from_rekor_keys(keys: &[Vec<u8>]) -> Result<TrustRoot> {
@@ -200,6 +211,9 @@ mod tests {
         assert_eq!(prod.origin(), "production");
         assert!(!prod.trusted_root().tlogs.is_empty());
         TrustRoot::staging().unwrap();
+        let empty = TrustRoot::empty("nothing yet").unwrap();
+        assert_eq!(empty.counts(), [0, 0, 0, 0]);
+        assert_eq!(empty.origin(), "nothing yet");
     }
 
     #[test]

@@ -473,6 +473,12 @@ impl Store {
         Ok(())
     }
 
+    /// Where the Sigstore trusted roots kept current over TUF are kept, one folder per
+    /// repository (`latch/sigstore-tuf`, laid out by `latch-tuf`).
+    pub fn sigstore_tuf_dir(&self) -> PathBuf {
+        self.latch_dir().join("sigstore-tuf")
+    }
+
     fn trust_chain_path(&self, version: u64) -> PathBuf {
         self.latch_dir()
             .join("trust-chain")

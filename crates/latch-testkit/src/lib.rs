@@ -22,6 +22,8 @@
 //!   requests, from identity tokens it minted) and GitHub Actions' token endpoint.
 //! - [`sigstore::TestSigstore`]: a test Fulcio CA, CT log and Rekor log with their
 //!   `trusted_root.json`, minting GitHub-like certificates and full Sigstore bundles.
+//! - [`tuf::TufServer`]: a TUF repository shaped like Sigstore's, served over HTTP, that a
+//!   test rotates, republishes, or makes serve expired and forged metadata.
 //! - [`Peers`]: cosign, oras and a sigstore-capable skopeo, unpacked by
 //!   `../shared/tools/peer-tools.sh`.
 //! - [`shared_dir`], [`testdata_dir`], [`require_testdata`]: the shared test vectors.
@@ -47,6 +49,7 @@ mod server;
 pub mod sigstore;
 mod skopeo;
 mod token;
+pub mod tuf;
 
 pub use cmd::{run, try_run};
 pub use engines::{Dockerd, PodmanStorage, is_root, need, runs};

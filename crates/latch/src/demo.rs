@@ -87,6 +87,9 @@ pub fn profile(o: Overrides) -> Result<Profile> {
             follow_rotations: None,
             identities: Vec::new(),
             trusted_root: None,
+            tuf_url: None,
+            tuf_root: None,
+            refresh_trusted_root: None,
         },
         updates: UpdatesSection::default(),
     };

@@ -196,6 +196,9 @@ pub enum Error {
     /// directory, cannot be followed from the profile's keys: nothing was adopted.
     #[error("key rotation: {0}")]
     TrustChain(#[from] latch_rotation::ChainError),
+    /// A TUF repository or its initial root cannot be used.
+    #[error(transparent)]
+    Tuf(#[from] latch_tuf::TufError),
 }
 
 fn rollback_message(reasons: &[RollbackReason]) -> String {
@@ -219,7 +222,8 @@ impl Error {
     /// `error.kind`): `not-verified`, `no-signatures`, `rollback`, `freeze-suspected`,
     /// `registry`, `runtime`, `store-corrupt`, `store`, `locked`, `not-installed`,
     /// `archive`, `sigstore`, `not-attested`, `profile`, `key`, `policy`, `reference`,
-    /// `bad-signatures`, `io`, `layout`, `interrupted`, `invalid`.
+    /// `bad-signatures`, `io`, `layout`, `interrupted`, `invalid`, `trust-chain`,
+    /// `tuf`.
     pub fn kind(&self) -> &'static str {
         match self {
             Error::NotVerified { .. } => "not-verified",
@@ -249,6 +253,7 @@ impl Error {
             Error::Profile(_) => "profile",
             Error::Invalid(_) => "invalid",
             Error::TrustChain(_) => "trust-chain",
+            Error::Tuf(_) => "tuf",
         }
     }
 

@@ -81,3 +81,4 @@ pub use latch_runtime as runtime;
 pub use latch_sigstore as sigstore;
 pub use latch_sources as sources;
 pub use latch_store as store;
+pub use latch_tuf as tuf;

@@ -20,7 +20,12 @@
 //! keys = ["freedomofpress-dangerzone.pub"] # paths (relative to this file) or inline PEM
 //! # keyless signers (Sigstore bundles), beside the keys or instead of them:
 //! # identities = [{ issuer = "https://github.com/login/oauth", san = "maintainer@example.org" }]
-//! # trusted_root = "trusted_root.json"   # the identities' Sigstore root (default: public-good)
+//! # trusted_root = "trusted_root.json"   # the identities' Sigstore root, pinned (default: the
+//! #                                      # public-good one, kept current over TUF)
+//! # tuf_url = "https://tuf.example.org"  # keep it current from this TUF repository instead
+//! # tuf_root = "tuf-root.json"           #   and its initial root.json (trusted_root, if given,
+//! #                                      #   is used until the repository is first read)
+//! # refresh_trusted_root = false         # use the built-in public-good root, never refreshed
 //! threshold = 1
 //! rekor_keys = ["rekor.pub"]               # without them, tlog = "required" takes the logs
 //!                                          # of trusted_root, each key within its validFor
@@ -49,7 +54,7 @@
 //!
 //! Relative paths mean one thing, decided once, when the profile is resolved: a path
 //! written in a profile file (`data_dir`, `runtime = "store:DIR"`, `[source] layout` and
-//! `archive`, `[trust] keys`, `rekor_keys`, `trusted_root`) is relative to the folder of
+//! `archive`, `[trust] keys`, `rekor_keys`, `trusted_root`, `tuf_root`) is relative to the folder of
 //! the profile file (`~/` is the home directory); a path given on the command line or in
 //! code ([`Overrides`]) is relative to the current directory. Every path of a resolved
 //! [`Profile`] is absolute, so nothing joins it to a base again ([`resolve_path`] is the
@@ -195,8 +200,18 @@ pub struct TrustSection {
     /// The Sigstore trusted root (`trusted_root.json`) identities chain to, and whose
     /// logs vouch for key signatures when `tlog` is required or optional and no
     /// `rekor_keys` are pinned (each log key only within its `validFor` window); default:
-    /// the public-good root built in. Never fetched.
+    /// the public-good root kept current over Sigstore's TUF repository. A file given
+    /// here alone is pinned, never fetched; with `tuf_url`, it is the root used until the
+    /// repository is first read.
     pub trusted_root: Option<String>,
+    /// Keep the trusted root current from this TUF repository (a private Sigstore's)
+    /// instead of the public-good one; needs `tuf_root`.
+    pub tuf_url: Option<String>,
+    /// The repository's initial TUF `root.json` (a path), shipped with the application.
+    pub tuf_root: Option<String>,
+    /// `false`: use the public-good root built into Latch as it is, never refreshed
+    /// (default true: `check` and `upgrade` refresh it over TUF).
+    pub refresh_trusted_root: Option<bool>,
 }
 
 /// `[provenance]`: the SLSA provenance an image must have on top of its signatures (a
@@ -470,6 +485,42 @@ fn in_file(base: &Path, s: &str) -> PathBuf {
     resolve_path(base, &expand_home(s))
 }
 
+/// The Sigstore root `[trust]` chooses: a TUF repository's (the public-good one unless
+/// `tuf_url` names another), or a pinned file, or the built-in one never refreshed.
+fn root_choice(t: &TrustSection, base: &Path) -> Result<RootChoice> {
+    let refresh = t.refresh_trusted_root.unwrap_or(true);
+    let file = t.trusted_root.as_deref().map(|r| in_file(base, r));
+    Ok(match (&t.tuf_url, &t.tuf_root) {
+        (Some(_), Some(_)) if !refresh => {
+            return Err(Error::Profile(
+                "refresh_trusted_root = false and tuf_url: a TUF repository is there to be refreshed from; drop one".into(),
+            ));
+        }
+        (Some(url), Some(root)) => {
+            let path = in_file(base, root);
+            let bytes =
+                latch_oci::layout::read_bounded(&path, MAX_TUF_ROOT).map_err(Error::io(&path))?;
+            RootChoice::Tuf {
+                repository: latch_tuf::TufRepository::new(url, bytes, &path.display().to_string())?,
+                start: file.map(|f| Box::new(RootChoice::File(f))),
+            }
+        }
+        (Some(_), None) | (None, Some(_)) => {
+            return Err(Error::Profile(
+                "tuf_url and tuf_root go together: the repository, and the initial TUF root.json the application ships for it".into(),
+            ));
+        }
+        (None, None) => match file {
+            Some(f) => RootChoice::File(f),
+            None if refresh => RootChoice::public_good_tuf(),
+            None => RootChoice::Production,
+        },
+    })
+}
+
+/// Bound on an initial TUF root file.
+const MAX_TUF_ROOT: u64 = 512 * 1024;
+
 /// `store:DIR` with DIR resolved by `resolve`; other runtimes (and `store:` without a
 /// directory, refused later) as they are.
 fn runtime_dir(runtime: &str, resolve: impl FnOnce(&str) -> Result<PathBuf>) -> Result<String> {
@@ -561,11 +612,7 @@ impl Profile {
             Some(r) => Reference::parse(r)?,
             None => Reference::parse(&image.name())?,
         };
-        let root = t
-            .trusted_root
-            .as_deref()
-            .map(|r| RootChoice::File(in_file(base, r)))
-            .unwrap_or_default();
+        let root = root_choice(t, base)?;
         let provenance = match (&o.provenance, &file.provenance) {
             (Some(p), _) => Some(ProvenanceSpec {
                 policies: p.policies()?,
@@ -1096,6 +1143,61 @@ identities = [
                 .unwrap_err()
                 .to_string();
             assert!(err.contains(needle), "{text:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn the_sigstore_root_is_chosen_once_and_contradictions_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let choose = |lines: &str| {
+            let section: TrustSection = toml::from_str(lines).unwrap();
+            root_choice(&section, dir.path())
+        };
+        let pg = latch_tuf::TufRepository::public_good();
+        assert_eq!(choose("").unwrap().tuf_repository(), Some(&pg));
+        assert_eq!(
+            choose("refresh_trusted_root = false").unwrap(),
+            RootChoice::Production
+        );
+        assert_eq!(
+            choose("trusted_root = \"r.json\"").unwrap(),
+            RootChoice::File(dir.path().join("r.json"))
+        );
+        for (lines, needle) in [
+            ("tuf_url = \"https://t\"", "go together"),
+            ("tuf_root = \"root.json\"", "go together"),
+            (
+                "tuf_url = \"https://t\"\ntuf_root = \"root.json\"\nrefresh_trusted_root = false",
+                "drop one",
+            ),
+            (
+                "tuf_url = \"https://t\"\ntuf_root = \"missing.json\"",
+                "missing.json",
+            ),
+        ] {
+            let e = choose(lines).unwrap_err().to_string();
+            assert!(e.contains(needle), "{lines}: {e}");
+        }
+        // A file that is not a signed TUF root, and a URL that is not one.
+        std::fs::write(dir.path().join("root.json"), "{}").unwrap();
+        let e = choose("tuf_url = \"https://t\"\ntuf_root = \"root.json\"").unwrap_err();
+        assert!(e.to_string().contains("initial TUF root"), "{e}");
+        std::fs::write(dir.path().join("root.json"), pg.initial_root()).unwrap();
+        let e = choose("tuf_url = \"ftp://t\"\ntuf_root = \"root.json\"").unwrap_err();
+        assert!(e.to_string().contains("ftp://t"), "{e}");
+        let custom = choose(
+            "tuf_url = \"https://tuf.example.org/\"\ntuf_root = \"root.json\"\ntrusted_root = \"start.json\"",
+        )
+        .unwrap();
+        match custom {
+            RootChoice::Tuf { repository, start } => {
+                assert_eq!(repository.url(), "https://tuf.example.org");
+                assert_eq!(
+                    start.as_deref(),
+                    Some(&RootChoice::File(dir.path().join("start.json")))
+                );
+            }
+            other => panic!("{other:?}"),
         }
     }
 }

@@ -15,6 +15,7 @@ use latch::registry::NoProgress;
 use latch::sigstore::cosign::COSIGN_SIGN_PREDICATE;
 use latch::{Error, Overrides, Profile, ProfileFile, Updater, UpgradeOptions};
 use latch_testkit::sigstore::{GITHUB_ISSUER, Leaf, TestSigstore, statement};
+use latch_testkit::tuf::TufServer;
 
 const WORKFLOW: &str = ".github/workflows/release.yml";
 
@@ -52,14 +53,26 @@ impl Keyless {
     /// An updater whose profile trusts `identities` (SANs of GitHub workflows) and, with
     /// `keys`, the world's key too; `threshold` distinct signers.
     fn updater(&self, identities: &[&str], keys: bool, threshold: usize, data: &str) -> Updater {
+        let root = format!("trusted_root = {:?}", self.root.display().to_string());
+        self.updater_rooted(&root, identities, keys, threshold, data)
+    }
+
+    /// [`Keyless::updater`] with `root_lines` choosing the Sigstore root in `[trust]`.
+    fn updater_rooted(
+        &self,
+        root_lines: &str,
+        identities: &[&str],
+        keys: bool,
+        threshold: usize,
+        data: &str,
+    ) -> Updater {
         let ids: Vec<String> = identities
             .iter()
             .map(|s| format!("{{ issuer = \"{GITHUB_ISSUER}\", san = \"{s}\" }}"))
             .collect();
         let text = format!(
-            "[trust]\nidentities = [{}]\ntrusted_root = {:?}\nthreshold = {threshold}\n",
+            "[trust]\nidentities = [{}]\n{root_lines}\nthreshold = {threshold}\n",
             ids.join(", "),
-            self.root.display().to_string()
         );
         let file = ProfileFile::parse(&text, "test").unwrap();
         let mut o = Overrides {
@@ -469,4 +482,191 @@ async fn a_keyless_signature_made_by_latch_in_ci_upgrades_an_identity_profile() 
         other.upgrade(&UpgradeOptions::default(), &NoProgress).await,
         Err(Error::NotVerified { .. })
     ));
+}
+
+/// The identities' Sigstore root kept current over TUF: a repository on loopback first
+/// publishes a root that does not know the test CA (its signature is refused), then the
+/// test Sigstore's root with two root rotations (followed: the image upgrades). Expired
+/// and forged metadata, and the repository going away, leave that root in force with a
+/// warning, and what is installed verifies offline from the data directory.
+#[tokio::test]
+async fn the_identities_root_is_kept_current_over_tuf_and_verifies_offline() {
+    let k = Keyless::new();
+    let repo = "freedomofpress/dangerzone";
+    let v1 = k.w.push_image(1, "latest");
+    k.sign_keyless(&v1, repo, 100).await;
+    let tuf = TufServer::start(latch::sigstore::TrustRoot::production_json().as_bytes());
+    let tuf_root = k.w.tmp.path().join("tuf-root.json");
+    std::fs::write(&tuf_root, tuf.initial_root()).unwrap();
+    let lines = format!(
+        "tuf_url = {:?}\ntuf_root = {:?}",
+        tuf.url(),
+        tuf_root.display().to_string()
+    );
+    let u = k.updater_rooted(&lines, &[&san(repo)], false, 1, "data");
+
+    // Never read: no root at all, and status says so.
+    let s = u.status().await.unwrap();
+    assert_eq!(s.sigstore_roots.len(), 1, "{s:?}");
+    assert_eq!(s.sigstore_roots[0].tuf_url, tuf.url());
+    assert!(s.sigstore_roots[0].held.is_none());
+    let w = s.sigstore_roots[0].warning.as_deref().unwrap();
+    assert!(w.contains("has not been read"), "{w}");
+
+    // Read: the public-good root, which does not know the test CA.
+    match u.check(true).await {
+        Err(e @ Error::NotVerified { .. }) => assert!(!e.to_string().is_empty()),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    let held = u.status().await.unwrap().sigstore_roots[0]
+        .held
+        .clone()
+        .unwrap();
+    assert_eq!(held.root_version, 1);
+
+    // The repository publishes the test Sigstore's root and rotates its keys twice.
+    tuf.publish(k.sigstore.trusted_root_json().as_bytes());
+    tuf.rotate_root(true);
+    tuf.rotate_root(true);
+    let c = u.check(true).await.unwrap();
+    assert_eq!(c.status, "not-installed", "{c:?}");
+    assert!(c.warnings.is_empty(), "{c:?}");
+    let r = u
+        .upgrade(&UpgradeOptions::default(), &NoProgress)
+        .await
+        .unwrap();
+    assert_eq!(r.status, "upgraded", "{r:?}");
+    let s = u.status().await.unwrap();
+    let held = s.sigstore_roots[0].held.clone().unwrap();
+    assert_eq!(held.root_version, 3);
+    assert!(
+        held.timestamp_expires > now() && s.sigstore_roots[0].warning.is_none(),
+        "{s:?}"
+    );
+
+    // Refused metadata leaves the root in force, with a warning that says why.
+    tuf.publish_expired_timestamp();
+    let c = u.check(true).await.unwrap();
+    assert_eq!(c.status, "up-to-date", "{c:?}");
+    assert!(
+        c.warnings.len() == 1 && c.warnings[0].contains("timestamp metadata expired"),
+        "{c:?}"
+    );
+    assert!(c.warnings[0].contains("TUF root version 3"), "{c:?}");
+    tuf.publish_forged_timestamp();
+    let r = u
+        .upgrade(&UpgradeOptions::default(), &NoProgress)
+        .await
+        .unwrap();
+    assert_eq!(r.status, "up-to-date", "{r:?}");
+    assert!(
+        r.warnings.iter().any(|w| w.contains("threshold not met")),
+        "{r:?}"
+    );
+    assert_eq!(
+        u.status().await.unwrap().sigstore_roots[0].held,
+        Some(held.clone())
+    );
+
+    // Offline: a new updater (as at the next start) verifies what is installed from the
+    // root kept in the data directory.
+    tuf.refuse(Some(503));
+    let offline = k.updater_rooted(&lines, &[&san(repo)], false, 1, "data");
+    assert_eq!(offline.verify_local(true).await.unwrap().digest, v1);
+    // A profile that never read the repository has no root: the same image is refused.
+    let fresh = k.updater_rooted(&lines, &[&san(repo)], false, 1, "fresh");
+    assert!(matches!(
+        fresh.check(true).await,
+        Err(Error::NotVerified { .. })
+    ));
+}
+
+/// Without a root of its own, an identities profile keeps the public-good root current
+/// over Sigstore's TUF repository, starting from the one built in (never read here).
+#[tokio::test]
+async fn the_public_good_root_is_kept_current_by_default() {
+    let k = Keyless::new();
+    let u = k.updater_rooted("", &[&san("freedomofpress/dangerzone")], false, 1, "data");
+    let s = u.status().await.unwrap();
+    assert_eq!(s.sigstore_roots.len(), 1, "{s:?}");
+    assert_eq!(
+        s.sigstore_roots[0].tuf_url,
+        "https://tuf-repo-cdn.sigstore.dev"
+    );
+    let pinned = k.updater_rooted(
+        "refresh_trusted_root = false",
+        &[&san("freedomofpress/dangerzone")],
+        false,
+        1,
+        "pinned",
+    );
+    assert!(pinned.status().await.unwrap().sigstore_roots.is_empty());
+}
+
+/// Across the air gap, the archive carries the TUF-kept root it was verified with: an
+/// installation that never reached the TUF repository adopts it (verified from its own
+/// initial TUF root) and installs; one whose initial root is another repository's refuses
+/// it, warns, and refuses the image.
+#[tokio::test]
+async fn an_archive_carries_the_tuf_kept_root_it_was_verified_with() {
+    let k = Keyless::new();
+    let repo = "freedomofpress/dangerzone";
+    let v1 = k.w.push_image(1, "latest");
+    k.sign_keyless(&v1, repo, 100).await;
+    let tuf = TufServer::start(k.sigstore.trusted_root_json().as_bytes());
+    tuf.rotate_root(true);
+    let tuf_root = k.w.tmp.path().join("tuf-root.json");
+    std::fs::write(&tuf_root, tuf.initial_root()).unwrap();
+    let lines = format!(
+        "tuf_url = {:?}\ntuf_root = {:?}",
+        tuf.url(),
+        tuf_root.display().to_string()
+    );
+    let online = k.updater_rooted(&lines, &[&san(repo)], false, 1, "online");
+    let archive = k.w.tmp.path().join("update.tar");
+    let prepared = online
+        .prepare_archive(None, &archive, false, &NoProgress)
+        .await
+        .unwrap();
+    assert!(prepared.warnings.is_empty(), "{prepared:?}");
+
+    // The other side never reaches the repository.
+    tuf.refuse(Some(503));
+    let airgap = k.updater_rooted(&lines, &[&san(repo)], false, 1, "airgap");
+    let r = airgap
+        .load_archive(&archive, &UpgradeOptions::default())
+        .await
+        .unwrap();
+    assert_eq!((r.status, &r.digest), ("upgraded", &v1), "{r:?}");
+    assert!(r.warnings.is_empty(), "{r:?}");
+    let held = airgap.status().await.unwrap().sigstore_roots[0]
+        .held
+        .clone()
+        .unwrap();
+    assert_eq!(held.root_version, 2);
+    assert!(airgap.verify_local(true).await.is_ok());
+
+    // Another repository's initial root under the same URL: the carried state does not
+    // verify from it.
+    let other = TufServer::start(k.sigstore.trusted_root_json().as_bytes());
+    let other_root = k.w.tmp.path().join("other-root.json");
+    std::fs::write(&other_root, other.initial_root()).unwrap();
+    let other_lines = format!(
+        "tuf_url = {:?}\ntuf_root = {:?}",
+        tuf.url(),
+        other_root.display().to_string()
+    );
+    let stranger = k.updater_rooted(&other_lines, &[&san(repo)], false, 1, "stranger");
+    match stranger
+        .load_archive(&archive, &UpgradeOptions::default())
+        .await
+    {
+        Err(Error::Archive(_) | Error::NotVerified { .. }) => {}
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    assert!(
+        stranger.status().await.unwrap().sigstore_roots[0]
+            .held
+            .is_none()
+    );
 }

@@ -52,6 +52,7 @@ pub async fn run(global: &GlobalArgs, args: Args) -> Result<ExitCode, AnyError> 
         }
     }
     let report = updater.check(!args.auto).await?;
+    crate::output::warn_all(&report.warnings);
     if args.json {
         print_json(&report)?;
         return Ok(ExitCode::SUCCESS);

@@ -7,7 +7,7 @@ use latch::UpgradeOptions;
 
 use super::profile_args::ProfileArgs;
 use crate::GlobalArgs;
-use crate::output::{AnyError, errln, outln};
+use crate::output::{AnyError, outln};
 use crate::progress::Events;
 
 /// Load an air-gap archive, verifying everything before anything reaches the runtime.
@@ -63,9 +63,7 @@ async fn load(global: &GlobalArgs, args: Args, events: &Events) -> Result<ExitCo
         .reporter(None, args.json)
         .during("loading", updater.load_archive(&args.file, &opts))
         .await??;
-    for w in &report.warnings {
-        errln!("latch: warning: {w}");
-    }
+    crate::output::warn_all(&report.warnings);
     if args.json {
         events.print_report(&report)?;
     } else if report.status == "up-to-date" {

@@ -74,6 +74,7 @@ async fn prepare(global: &GlobalArgs, args: Args, events: &Events) -> Result<Exi
         .await;
     bar.finish();
     let report = report??;
+    crate::output::warn_all(&report.warnings);
     if args.json {
         events.print_report(&report)?;
     } else {

@@ -8,6 +8,11 @@ use crate::output::{AnyError, outln, print_json};
 
 /// Show what is installed, the rollback floor, the last check and the profile in force.
 ///
+/// The trust in force too: the keys and where they come from (the profile, or the key
+/// rotation version followed), revoked keys, and each Sigstore trusted root kept current
+/// over TUF (its TUF root version, when its metadata expires, and a warning when it is
+/// stale or was never read).
+///
 /// Example: latch status --profile dangerzone.toml
 #[derive(clap::Args)]
 #[command(long_about)]
@@ -33,8 +38,9 @@ pub async fn run(global: &GlobalArgs, args: Args) -> Result<ExitCode, AnyError> 
     outln!("Runtime:        {}", s.runtime)?;
     outln!("Data directory: {}", s.data_dir.display())?;
     outln!(
-        "Trusted keys:   {} (threshold {}), transparency log {}",
+        "Trusted keys:   {} from the {} (threshold {}), transparency log {}",
         s.keys.len(),
+        s.keys_from,
         s.threshold,
         s.tlog
     )?;
@@ -65,6 +71,21 @@ pub async fn run(global: &GlobalArgs, args: Args) -> Result<ExitCode, AnyError> 
     }
     for p in &s.provenance {
         outln!("Provenance required: SLSA from {p}")?;
+    }
+    for r in &s.sigstore_roots {
+        match &r.held {
+            Some(i) => outln!(
+                "Sigstore root:  {} (TUF root version {}, metadata valid until {}, verified {})",
+                r.tuf_url,
+                i.root_version,
+                latch::oci::time::rfc3339(i.expires()),
+                latch::oci::time::rfc3339(i.verified_at)
+            )?,
+            None => outln!("Sigstore root:  {} (not read yet)", r.tuf_url)?,
+        }
+        if let Some(w) = &r.warning {
+            outln!("  warning:      {w}")?;
+        }
     }
     if let Some(h) = &s.health_check {
         outln!("Health check:   {}", h.join(" "))?;

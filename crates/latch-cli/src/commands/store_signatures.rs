@@ -26,6 +26,7 @@ pub struct Args {
 pub async fn run(global: &GlobalArgs, args: Args) -> Result<ExitCode, AnyError> {
     let updater = args.profile.updater(global)?;
     let report = updater.store_signatures().await?;
+    crate::output::warn_all(&report.warnings);
     if args.json {
         print_json(&report)?;
     } else {

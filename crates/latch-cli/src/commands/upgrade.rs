@@ -6,7 +6,7 @@ use latch::UpgradeOptions;
 
 use super::profile_args::ProfileArgs;
 use crate::GlobalArgs;
-use crate::output::{AnyError, errln, outln};
+use crate::output::{AnyError, outln};
 use crate::progress::Events;
 
 /// Upgrade to the newest image that the trusted signers signed, refusing anything older.
@@ -72,9 +72,7 @@ async fn upgrade(global: &GlobalArgs, args: Args, events: &Events) -> Result<Exi
     let result = bar.during("upgrading", updater.upgrade(&opts, &bar)).await;
     bar.finish();
     let report = result??;
-    for w in &report.warnings {
-        errln!("latch: warning: {w}");
-    }
+    crate::output::warn_all(&report.warnings);
     if args.json {
         events.print_report(&report)?;
         return Ok(ExitCode::SUCCESS);

@@ -179,6 +179,11 @@ class StatusResult:
     #: The key rotation version in force (1: the profile's keys), or None when the
     #: profile does not follow rotations.
     trust_version: Optional[int]
+    #: Where the keys in force come from: ``profile``, or ``trust document version N``.
+    keys_from: str
+    #: The TUF root version of each Sigstore trusted root kept current over TUF that the
+    #: trust reads (None: never read); ``to_dict()["sigstore_roots"]`` has the details.
+    sigstore_root_versions: List[Optional[int]]
     def json(self) -> str: ...
     def to_dict(self) -> Dict[str, Any]: ...
 

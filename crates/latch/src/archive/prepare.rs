@@ -46,6 +46,9 @@ pub struct PrepareReport {
     pub attestations: bool,
     /// The decision over the signatures carried.
     pub verdict: Verdict,
+    /// What deserves attention: a Sigstore trusted root that could not be refreshed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 impl Updater {
@@ -70,6 +73,7 @@ impl Updater {
             .cloned()
             .unwrap_or_else(|| self.profile.platform.clone());
         let client = &self.client;
+        let warnings = self.refresh_sigstore_roots(now).await?;
         self.follow_rotations(&image, now).await?;
         let top = client.get_manifest(&image).await?;
         // Prefer the platform manifest's own signatures (Dangerzone's CI signs with
@@ -174,6 +178,10 @@ impl Updater {
                     .map_err(Error::layout(&staging.0))?,
             );
         }
+        // The Sigstore trusted roots the decision read, with the TUF metadata that vouches
+        // for them, so that an installation that never reaches the TUF repository can
+        // adopt them (verified from its own initial TUF root).
+        entries.extend(self.carry_sigstore_roots(&layout)?);
         // The cosign v3 signatures that were accepted, as the referrer manifests the
         // registry holds (bytes unchanged, so their digests still name them).
         let accepted_referrers = decided
@@ -258,6 +266,7 @@ impl Updater {
             signatures: signature_count,
             attestations,
             verdict: decided.verdict,
+            warnings,
         })
     }
 }

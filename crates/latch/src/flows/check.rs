@@ -43,6 +43,9 @@ pub struct CheckReport {
     pub next_check: Option<u64>,
     /// Whether the registry was asked (false for disabled and cooldown).
     pub contacted_registry: bool,
+    /// What deserves attention: a Sigstore trusted root that could not be refreshed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 impl Updater {
@@ -98,6 +101,7 @@ impl Updater {
             contacted_registry: false,
             held_until: None,
             held: Vec::new(),
+            warnings: Vec::new(),
         };
         if !explicit {
             if !state
@@ -113,6 +117,7 @@ impl Updater {
             }
         }
         report.contacted_registry = matches!(self.profile.source, Source::Registry);
+        report.warnings = self.refresh_sigstore_roots(now).await?;
         let mut hold = None;
         // One HEAD at the primary; when it fails and mirrors exist, the full fetch below
         // tries them.
@@ -142,6 +147,7 @@ impl Updater {
             self.check_rollback(&state, verdict, false, &mut Vec::new())?;
             self.check_freeze(verdict.newest_signed_time(), now, false)?;
             let d = remote.digest().clone();
+            report.warnings.extend(remote.warnings.iter().cloned());
             report.source = Some(remote.source.clone());
             report.log_index = verdict.max_log_index;
             report.status = match &installed {

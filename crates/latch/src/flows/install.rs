@@ -59,6 +59,8 @@ impl Updater {
         let (remote, remote_skipped) = if !online && !local_source {
             (None, Some("offline".to_owned()))
         } else {
+            // Its warnings are the upgrade's to report (it refreshes again).
+            self.refresh_sigstore_roots(now).await?;
             match self.fetch_remote(now).await {
                 Ok(r) => (Some(r.decided.verdict.max_log_index.unwrap_or(0)), None),
                 Err(e) => (None, Some(e.to_string())),

@@ -24,6 +24,8 @@ pub(crate) struct Remote {
     pub pull_from: Option<Reference>,
     /// Which source answered (`registry`, a mirror, `oci:DIR`, an archive).
     pub source: String,
+    /// What deserves attention (a carried Sigstore root that was refused).
+    pub warnings: Vec<String>,
 }
 
 impl Remote {
@@ -134,6 +136,7 @@ impl Updater {
             layout: None,
             pull_from: None,
             source: image.to_string(),
+            warnings: Vec::new(),
         })
     }
 
@@ -171,6 +174,7 @@ impl Updater {
         what: &str,
     ) -> Result<Remote> {
         self.follow_rotations_in_layout(&layout, entries, now)?;
+        let warnings = self.adopt_sigstore_roots_in_layout(&layout, entries)?;
         let source = Source::Layout {
             layout: &layout,
             entries,
@@ -185,6 +189,7 @@ impl Updater {
             layout: Some((layout, desc)),
             pull_from: None,
             source: what.to_owned(),
+            warnings,
         })
     }
 }

@@ -25,6 +25,9 @@ pub struct StatusReport {
     pub source: String,
     /// Store ids (folder names) of the trusted keys.
     pub keys: Vec<String>,
+    /// Where those keys come from: `profile`, or `trust document version N` (a key
+    /// rotation followed).
+    pub keys_from: String,
     /// Trusted keyless identities (`SAN from issuer`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub identities: Vec<String>,
@@ -61,6 +64,11 @@ pub struct StatusReport {
     /// (docs/trust-rotation.md).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub trust: Option<TrustInForce>,
+    /// The Sigstore trusted roots kept current over TUF that the trust reads (identities,
+    /// logs, provenance): the repository, the TUF root version and metadata expiries
+    /// held, and a warning when stale or unused.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub sigstore_roots: Vec<crate::trust::SigstoreRoot>,
 }
 
 /// The key rotation version in force.
@@ -164,6 +172,11 @@ impl Updater {
                 Some(crate::flows::health::HealthCheck::Callback(_)) => Some(vec!["(code)".into()]),
                 None => None,
             },
+            keys_from: match self.trust_version() {
+                Some(v) if v > 1 => format!("trust document version {v}"),
+                _ => "profile".to_owned(),
+            },
+            sigstore_roots: self.sigstore_roots(crate::verify::now_unix()),
             trust: self.in_force().succession.map(|s| TrustInForce {
                 version: s.version(),
                 expires: s.expires(),

@@ -21,6 +21,9 @@ pub struct StoreReport {
     pub files: Vec<PathBuf>,
     /// Highest log index.
     pub log_index: Option<u64>,
+    /// What deserves attention: a Sigstore trusted root that could not be refreshed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 impl Updater {
@@ -41,7 +44,9 @@ impl Updater {
     /// ```
     pub async fn store_signatures(&self) -> Result<StoreReport> {
         let _lock = self.lock(true).await?;
-        let remote = self.fetch_remote(now_unix()).await?;
+        let now = now_unix();
+        let warnings = self.refresh_sigstore_roots(now).await?;
+        let remote = self.fetch_remote(now).await?;
         let digest = remote.digest().clone();
         let files = store_accepted(
             &self.store,
@@ -53,6 +58,7 @@ impl Updater {
             digest,
             files,
             log_index: remote.decided.verdict.max_log_index,
+            warnings,
         })
     }
 }

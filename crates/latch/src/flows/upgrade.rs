@@ -110,7 +110,8 @@ impl Updater {
         let _lock = self.lock(opts.wait).await?;
         let now = now_unix();
         let state = self.store.state()?;
-        let repaired = self.finish_interrupted(&state).await?;
+        let mut repaired = self.finish_interrupted(&state).await?;
+        repaired.extend(self.refresh_sigstore_roots(now).await?);
         let remote = self.fetch_remote(now).await?;
         let mut report = self
             .install_remote(state, remote, now, opts, progress, true)
@@ -194,7 +195,7 @@ impl Updater {
     ) -> Result<UpgradeReport> {
         let digest = remote.digest().clone();
         let verdict = &remote.decided.verdict;
-        let mut warnings = Vec::new();
+        let mut warnings = remote.warnings.clone();
         let refused = verdict.refused().count();
         if refused > 0 {
             warnings.push(format!(

@@ -40,7 +40,8 @@ impl InForce {
         } else {
             None
         };
-        let trust = Arc::new(profile.trust.load_with(succession.as_ref())?);
+        let tuf = latch_tuf::TufCache::new(store.sigstore_tuf_dir());
+        let trust = Arc::new(profile.trust.load_with(succession.as_ref(), Some(&tuf))?);
         Ok(InForce { succession, trust })
     }
 }
@@ -95,7 +96,11 @@ impl Updater {
             return Ok(());
         }
         self.store.save_trust_chain(followed.succession.chain())?;
-        let trust = Arc::new(self.profile.trust.load_with(Some(&followed.succession))?);
+        let trust = Arc::new(
+            self.profile
+                .trust
+                .load_with(Some(&followed.succession), Some(&self.tuf_cache()))?,
+        );
         self.set_in_force(InForce {
             succession: Some(followed.succession),
             trust,

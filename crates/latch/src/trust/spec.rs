@@ -56,18 +56,47 @@ impl KeySource {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum RootChoice {
-    /// The public-good production root built into Latch.
+    /// The public-good production root built into Latch, never refreshed.
     #[default]
     Production,
     /// The public-good staging root built into Latch.
     Staging,
     /// A `trusted_root.json` file (read as it is, like [`KeySource::File`]).
     File(PathBuf),
+    /// The newest root a TUF repository vouched for, kept current by `check` and
+    /// `upgrade` ([`latch_tuf`]); before its first refresh, `start`.
+    Tuf {
+        /// The repository and its initial TUF root.
+        repository: latch_tuf::TufRepository,
+        /// The root used until the repository was read once (the built-in public-good
+        /// root for the public-good repository); `None`: a root that trusts nothing, so
+        /// that signatures needing one are refused until then.
+        start: Option<Box<RootChoice>>,
+    },
 }
 
 impl RootChoice {
-    /// Loads the root (a file is read bounded; nothing is fetched).
-    pub fn load(&self) -> Result<TrustRoot> {
+    /// The public-good root kept current over Sigstore's TUF repository, starting from
+    /// the one built in.
+    pub fn public_good_tuf() -> RootChoice {
+        RootChoice::Tuf {
+            repository: latch_tuf::TufRepository::public_good(),
+            start: Some(Box::new(RootChoice::Production)),
+        }
+    }
+
+    /// The TUF repository the root is kept current from, if it is.
+    pub fn tuf_repository(&self) -> Option<&latch_tuf::TufRepository> {
+        match self {
+            RootChoice::Tuf { repository, .. } => Some(repository),
+            _ => None,
+        }
+    }
+
+    /// Loads the root (a file is read bounded; nothing is fetched). A TUF-kept root is
+    /// read from `tuf` (the data directory's, verified again from the initial TUF root),
+    /// else the starting one; a kept state that no longer verifies is not used.
+    pub fn load_from(&self, tuf: Option<&latch_tuf::TufCache>) -> Result<TrustRoot> {
         Ok(match self {
             RootChoice::Production => TrustRoot::production()?,
             RootChoice::Staging => TrustRoot::staging()?,
@@ -76,7 +105,31 @@ impl RootChoice {
                     latch_oci::layout::read_bounded(p, MAX_ROOT_FILE).map_err(Error::io(p))?;
                 TrustRoot::from_json(&bytes, &p.display().to_string())?
             }
+            RootChoice::Tuf { repository, start } => {
+                let held = tuf.and_then(|c| c.held(repository).ok().flatten());
+                match (held, start) {
+                    (Some(v), _) => TrustRoot::from_json(
+                        &v.trusted_root,
+                        &format!(
+                            "{} from {} (TUF root version {})",
+                            latch_tuf::TRUSTED_ROOT_TARGET,
+                            repository.url(),
+                            v.info.root_version
+                        ),
+                    )?,
+                    (None, Some(start)) => start.load_from(None)?,
+                    (None, None) => TrustRoot::empty(&format!(
+                        "none yet: the TUF repository {} has not been read (`latch check` online reads it)",
+                        repository.url()
+                    ))?,
+                }
+            }
         })
+    }
+
+    /// [`RootChoice::load_from`] without a data directory.
+    pub fn load(&self) -> Result<TrustRoot> {
+        self.load_from(None)
     }
 }
 
@@ -114,7 +167,35 @@ pub struct ProvenanceSpec {
 impl TrustSpec {
     /// Reads the keys (and, with identities, the root) and builds the trust.
     pub fn load(&self) -> Result<Trust> {
-        self.load_with(None)
+        self.load_with(None, None)
+    }
+
+    /// Whether the trust reads its Sigstore root: for identities, and for the logs of key
+    /// signatures (when they must show a log and no Rekor key is pinned).
+    fn root_uses(&self) -> (bool, bool) {
+        let for_identities = !self.identities.is_empty();
+        let for_logs = self.rekor_keys.is_empty()
+            && matches!(self.tlog, Some(TlogMode::Required | TlogMode::Optional));
+        (for_identities, for_logs)
+    }
+
+    /// The TUF repositories whose roots the trust reads (the trust's and the
+    /// provenance's, each once): the ones `check` and `upgrade` refresh.
+    pub fn tuf_repositories(&self) -> Vec<&latch_tuf::TufRepository> {
+        let (for_identities, for_logs) = self.root_uses();
+        let mut out: Vec<&latch_tuf::TufRepository> = Vec::new();
+        let trust_root = (for_identities || for_logs).then_some(&self.root);
+        let provenance_root = self.provenance.as_ref().map(|p| &p.root);
+        for repo in [trust_root, provenance_root]
+            .into_iter()
+            .flatten()
+            .filter_map(RootChoice::tuf_repository)
+        {
+            if !out.contains(&repo) {
+                out.push(repo);
+            }
+        }
+        out
     }
 
     /// Reads the trusted keys (version 1 of a key rotation chain).
@@ -125,8 +206,12 @@ impl TrustSpec {
     /// Builds the trust, with the keys of `rotation` when it is past version 1: its keys
     /// and threshold instead of the profile's, and its revoked keys counted only for
     /// what was logged before their distrust time. Identities, the log and provenance
-    /// stay the profile's.
-    pub fn load_with(&self, rotation: Option<&latch_rotation::Succession>) -> Result<Trust> {
+    /// stay the profile's. Roots kept current over TUF are read from `tuf`.
+    pub fn load_with(
+        &self,
+        rotation: Option<&latch_rotation::Succession>,
+        tuf: Option<&latch_tuf::TufCache>,
+    ) -> Result<Trust> {
         let mut b = Trust::builder()
             .identities(self.identities.iter().cloned())
             .tlog_opt(self.tlog);
@@ -152,11 +237,9 @@ impl TrustSpec {
         }
         // The root is read once: for identities, and, when key signatures must show a log
         // and no Rekor key is pinned, for its logs (each key within its validity window).
-        let for_identities = !self.identities.is_empty();
-        let for_logs = self.rekor_keys.is_empty()
-            && matches!(self.tlog, Some(TlogMode::Required | TlogMode::Optional));
+        let (for_identities, for_logs) = self.root_uses();
         if for_identities || for_logs {
-            let root = self.root.load()?;
+            let root = self.root.load_from(tuf)?;
             b = match (for_identities, for_logs) {
                 (true, true) => b.log_root(root.duplicate()?).identity_root(root),
                 (true, false) => b.identity_root(root),
@@ -166,7 +249,7 @@ impl TrustSpec {
         if let Some(p) = &self.provenance {
             b = b.provenance(latch_decide::Provenance {
                 policies: p.policies.clone(),
-                root: p.root.load()?,
+                root: p.root.load_from(tuf)?,
             });
         }
         Ok(b.build()?)
