@@ -15,7 +15,6 @@
 //!   [`FulcioServer::set_ambient`], as GitHub's `ACTIONS_ID_TOKEN_REQUEST_URL` answers.
 
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{
@@ -29,6 +28,7 @@ use hyper::body::Incoming;
 use hyper::{Method, Request, Response, StatusCode};
 use x509_cert::der::{Decode as _, Encode as _};
 
+use crate::now;
 use crate::server::{BackgroundServer, Body, Handler, Refusal, full, json_error as error, lock};
 use crate::sigstore::{GITHUB_ISSUER, Leaf, TestSigstore};
 
@@ -147,13 +147,6 @@ impl FulcioServer {
         let other = FulcioServer::start(self.state.sigstore.clone());
         other.token(workflow, 600)
     }
-}
-
-fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
 }
 
 fn token(st: &State, w: &Workflow, valid_for: i64) -> String {

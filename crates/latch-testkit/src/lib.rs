@@ -65,3 +65,12 @@ pub use registry::{BROKER_ENV, Registry, RegistryBuilder};
 pub use rekor::RekorServer;
 pub use skopeo::{Skopeo, push_with_skopeo};
 pub use token::{TokenAuth, TokenRequest, TokenServer};
+
+/// Unix seconds now: the one clock of the test services (tokens, certificates, log
+/// entries, TUF expiries).
+pub(crate) fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}

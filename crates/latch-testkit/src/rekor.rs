@@ -21,7 +21,6 @@
 //! key's DER SubjectPublicKeyInfo. Errors are `{"code": N, "message": "…"}`.
 
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use aws_lc_rs::digest::{Digest as AwsDigest, SHA256};
 use aws_lc_rs::rand::SystemRandom;
@@ -211,10 +210,7 @@ fn create(st: &State, body: &[u8]) -> Response<Body> {
         return r;
     }
     let log_index = st.first_index + entries.len() as i64;
-    let integrated_time = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
+    let integrated_time = crate::now();
     let body_b64 = STANDARD.encode(canonical.as_bytes());
     let set_message = format!(
         "{{\"body\":{},\"integratedTime\":{integrated_time},\"logID\":{},\"logIndex\":{log_index}}}",

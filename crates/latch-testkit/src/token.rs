@@ -9,7 +9,6 @@
 //! token allows a request: tokens carry exactly the granted `access` list.
 
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{
@@ -21,6 +20,7 @@ use hyper::{Request, Response, StatusCode};
 use sha2::Digest as _;
 
 use crate::der;
+use crate::now;
 use crate::server::{BackgroundServer, Body, Handler, full};
 
 /// What the token server grants, and where it lives. Build with [`TokenAuth::new`].
@@ -256,13 +256,6 @@ impl TokenServer {
             .unwrap_or_default();
         make_token(&self.state, "", access, lifetime_secs)
     }
-}
-
-fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
 }
 
 fn access_entry(kind: &str, name: &str, actions: &[String]) -> serde_json::Value {

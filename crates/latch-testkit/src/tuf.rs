@@ -16,6 +16,7 @@ use hyper::{Response, StatusCode};
 use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
 
+use crate::now;
 use crate::server::{BackgroundServer, Handler, Refusal, full, lock};
 
 /// How long metadata is valid for unless a test says otherwise (seconds).
@@ -96,13 +97,6 @@ fn canonical(v: &Value) -> Vec<u8> {
     let mut out = String::new();
     write(v, &mut out);
     out.into_bytes()
-}
-
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
 }
 
 fn expires(in_secs: i64) -> String {
