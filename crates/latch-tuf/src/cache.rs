@@ -213,14 +213,7 @@ fn commit_locked(dir: &Path, work: tempfile::TempDir, at: i64) -> Result<(), Tuf
 /// initial root's).
 fn write_files(dir: &Path, files: &Files, repo: &TufRepository) -> Result<(), TufError> {
     for (name, bytes) in files.named(repo.initial_version()) {
-        // sigstore-tuf's cache names: roots under root_history/, targets under targets/.
-        let to = if name.ends_with(".root.json") {
-            dir.join("root_history").join(&name)
-        } else if name == TRUSTED_ROOT_TARGET {
-            dir.join("targets").join(&name)
-        } else {
-            dir.join(&name)
-        };
+        let to = kept_at(dir, &name);
         if let Some(parent) = to.parent() {
             std::fs::create_dir_all(parent).map_err(TufError::io(parent))?;
         }
@@ -275,13 +268,25 @@ fn read(path: &Path, max: u64, dir: &Path, file: &str) -> Result<Vec<u8>, TufErr
     }
 }
 
-/// The roots after the initial one, kept as `root_history/N.root.json`.
+/// Where the file a repository names `name` ([`Files::named`]) is kept in a generation:
+/// sigstore-tuf's cache layout, roots under `root_history/`, targets under `targets/`.
+fn kept_at(dir: &Path, name: &str) -> PathBuf {
+    if name.ends_with(".root.json") {
+        dir.join("root_history").join(name)
+    } else if name == TRUSTED_ROOT_TARGET {
+        dir.join("targets").join(name)
+    } else {
+        dir.join(name)
+    }
+}
+
+/// The roots after the initial one that a generation keeps.
 fn root_paths(dir: &Path, repo: &TufRepository) -> Vec<(PathBuf, String)> {
     let first = repo.initial_version();
     (first + 1..first + 1 + MAX_ROOTS)
         .map(|n| {
             let name = format!("{n}.root.json");
-            (dir.join("root_history").join(&name), name)
+            (kept_at(dir, &name), name)
         })
         .take_while(|(p, _)| p.exists())
         .collect()
@@ -293,13 +298,13 @@ fn read_files(dir: &Path, repo: &TufRepository) -> Result<Files, TufError> {
         .into_iter()
         .map(|(path, name)| read(&path, MAX_ROOT, dir, &name))
         .collect::<Result<_, _>>()?;
-    let file = |name: &str, max| read(&dir.join(name), max, dir, name);
+    let file = |name: &str, max| read(&kept_at(dir, name), max, dir, name);
     Ok(Files {
         roots,
         timestamp: file("timestamp.json", MAX_TIMESTAMP)?,
         snapshot: file("snapshot.json", MAX_SNAPSHOT)?,
         targets: file("targets.json", MAX_TARGETS)?,
-        trusted_root: file(&format!("targets/{TRUSTED_ROOT_TARGET}"), MAX_TRUSTED_ROOT)?,
+        trusted_root: file(TRUSTED_ROOT_TARGET, MAX_TRUSTED_ROOT)?,
     })
 }
 
