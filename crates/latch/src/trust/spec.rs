@@ -236,21 +236,30 @@ impl TrustSpec {
             b = b.repository(r.clone());
         }
         // The root is read once: for identities, and, when key signatures must show a log
-        // and no Rekor key is pinned, for its logs (each key within its validity window).
+        // and no Rekor key is pinned, for its logs (each key within its validity window),
+        // and for provenance when it names the same root (its default).
         let (for_identities, for_logs) = self.root_uses();
-        if for_identities || for_logs {
-            let root = self.root.load_from(tuf)?;
+        let root = if for_identities || for_logs {
+            Some(self.root.load_from(tuf)?)
+        } else {
+            None
+        };
+        if let Some(p) = &self.provenance {
+            let root = match &root {
+                Some(r) if p.root == self.root => r.duplicate()?,
+                _ => p.root.load_from(tuf)?,
+            };
+            b = b.provenance(latch_decide::Provenance {
+                policies: p.policies.clone(),
+                root,
+            });
+        }
+        if let Some(root) = root {
             b = match (for_identities, for_logs) {
                 (true, true) => b.log_root(root.duplicate()?).identity_root(root),
                 (true, false) => b.identity_root(root),
                 _ => b.log_root(root),
             };
-        }
-        if let Some(p) = &self.provenance {
-            b = b.provenance(latch_decide::Provenance {
-                policies: p.policies.clone(),
-                root: p.root.load_from(tuf)?,
-            });
         }
         Ok(b.build()?)
     }
