@@ -33,6 +33,9 @@ if [ -d "$testdata/dangerzone" ]; then
 fi
 for t in signature_objects payload rekor pem_key decide rotation; do mkdir -p "corpus/$t"; done
 
+# cargo-fuzz has no --locked: fetching with it first fails when Cargo.lock is out of date,
+# and the build then uses exactly the versions locked.
+cargo fetch --locked --quiet
 cargo fuzz build
 for target in $(cargo fuzz list); do
     echo "== fuzz $target for ${secs}s"

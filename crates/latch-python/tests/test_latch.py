@@ -11,6 +11,7 @@ import hashlib
 import http.server
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -473,6 +474,9 @@ def test_ctrl_c_abandons_a_long_call(world: World):
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     timer = threading.Timer(0.3, _thread.interrupt_main)
+    # Python turns SIGINT into KeyboardInterrupt only when its parent left SIGINT alone: a
+    # suite started in the background of a script (SIGINT ignored) would see nothing.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         u = world.updater(image=f"127.0.0.1:{server.server_port}/app/sandbox:latest")
         started = time.monotonic()
@@ -481,6 +485,7 @@ def test_ctrl_c_abandons_a_long_call(world: World):
             u.check()
         assert time.monotonic() - started < 5
     finally:
+        signal.signal(signal.SIGINT, previous)
         timer.cancel()
         release.set()
         server.shutdown()
