@@ -9,6 +9,7 @@
 use std::error::Error;
 use std::fmt;
 use std::io::{self, Write as _};
+use std::sync::{Mutex, MutexGuard};
 
 /// An error from any layer, rendered with its chain of causes.
 pub type AnyError = Box<dyn Error + Send + Sync>;
@@ -39,11 +40,30 @@ macro_rules! errln {
 
 pub(crate) use {errln, out, outln};
 
-/// Prints a report's warnings to stderr, one `latch: warning:` line each (also with
-/// `--json`, whose report carries them too).
+/// The warnings printed by this run, in order: the error document carries them.
+static WARNED: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+fn warned() -> MutexGuard<'static, Vec<String>> {
+    WARNED.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Prints a warning to stderr as `latch: warning: …`, once: the updater calls this the
+/// moment a warning arises ([`latch::Updater::on_warning`]), so that one that comes before
+/// a failure is neither lost nor printed again from the report.
+pub(crate) fn warn(warning: &str) {
+    let mut warned = warned();
+    if warned.iter().any(|w| w == warning) {
+        return;
+    }
+    errln!("latch: warning: {warning}");
+    warned.push(warning.to_owned());
+}
+
+/// Prints a report's warnings that were not printed yet (also with `--json`, whose
+/// report carries them all).
 pub(crate) fn warn_all(warnings: &[String]) {
     for w in warnings {
-        errln!("latch: warning: {w}");
+        warn(w);
     }
 }
 
@@ -136,7 +156,8 @@ pub fn json_document<T: serde::Serialize>(value: &T) -> Result<serde_json::Value
 
 /// The error document printed on stdout under `--json`: `{"json_version", "error":
 /// {"kind", "message", "causes", "details"}}`; `details` is the error's data when it has
-/// some (a rollback's reasons, a freeze's figures, a refusal's verdict).
+/// some (a rollback's reasons, a freeze's figures, a refusal's verdict); `warnings`, when
+/// any were printed before the failure (a Sigstore root that could not be refreshed).
 pub fn print_json_error(e: &AnyError) -> Result<(), StdoutError> {
     let doc = json_error_document(e);
     outln!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default())
@@ -153,10 +174,14 @@ pub fn json_error_document(e: &AnyError) -> serde_json::Value {
         causes.push(s.to_string());
         source = s.source();
     }
-    serde_json::json!({
-        "json_version": JSON_VERSION,
-        "error": {"kind": kind, "message": e.to_string(), "causes": causes, "details": details},
-    })
+    let mut error = serde_json::json!({
+        "kind": kind, "message": e.to_string(), "causes": causes, "details": details,
+    });
+    let warnings = warned().clone();
+    if let (false, serde_json::Value::Object(map)) = (warnings.is_empty(), &mut error) {
+        map.insert("warnings".into(), warnings.into());
+    }
+    serde_json::json!({"json_version": JSON_VERSION, "error": error})
 }
 
 /// `1234567` → `1.2 MB`.

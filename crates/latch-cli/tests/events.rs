@@ -455,3 +455,67 @@ fn signed_image_upgrade_archives_and_install() {
     let lines = run(wrong.clone(), wrong, false);
     assert_eq!(lines.last().unwrap()["error"]["kind"], "not-verified");
 }
+
+/// A warning that comes before a failure is not lost with the report that never comes:
+/// printed on stderr once, as it arises, and carried by the error document (plain and as
+/// the last event). Here the Sigstore root could not be refreshed (the TUF repository
+/// answers 503), then the image turns out to be unsigned.
+#[test]
+fn warnings_before_a_failure_are_in_the_error_document() {
+    let reg = Registry::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let image = ImageBuilder::new()
+        .gzip_layer(100)
+        .build(&tmp.path().join("src"), "v1");
+    image.push(&reg.reference("warned/app:v1"));
+    let tuf = latch_testkit::tuf::TufServer::start(
+        latch::sigstore::TrustRoot::production_json().as_bytes(),
+    );
+    tuf.refuse(Some(503));
+    std::fs::write(tmp.path().join("tuf-root.json"), tuf.initial_root()).unwrap();
+    std::fs::write(
+        tmp.path().join("signing.pub"),
+        latch::demo::DEMO_SIGNING_KEY,
+    )
+    .unwrap();
+    // A key profile that takes its logs from the Sigstore root (no pinned Rekor key).
+    let profile = tmp.path().join("app.toml");
+    std::fs::write(
+        &profile,
+        format!(
+            "name = \"app\"\nimage = {:?}\ndata_dir = \"data\"\n\n[trust]\nkeys = [\"signing.pub\"]\ntlog = \"required\"\ntuf_url = {:?}\ntuf_root = \"tuf-root.json\"\n",
+            reg.reference("warned/app:v1"),
+            tuf.url()
+        ),
+    )
+    .unwrap();
+    let profile = s(&profile);
+    let check = ["check", "--profile", profile.as_str()];
+
+    let o = latch(&[&check[..], &["--json"]].concat(), &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    let doc: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(doc["error"]["kind"], "no-signatures", "{doc}");
+    let warnings = doc["error"]["warnings"].as_array().unwrap();
+    assert_eq!(warnings.len(), 1, "{doc}");
+    let warning = warnings[0].as_str().unwrap();
+    assert!(
+        warning.contains("was not refreshed") && warning.contains("the starting root"),
+        "{warning}"
+    );
+    let stderr = text(&o.stderr);
+    assert_eq!(
+        stderr
+            .matches(&format!("latch: warning: {warning}"))
+            .count(),
+        1,
+        "{stderr}"
+    );
+
+    // Under --events (which `upgrade` has), the error event carries them the same way.
+    let upgrade = ["upgrade", "--profile", profile.as_str()];
+    let lines = compare(&upgrade, &upgrade, &[], false);
+    let last = lines.last().unwrap();
+    assert_eq!(last["error"]["kind"], "no-signatures", "{last}");
+    assert_eq!(last["error"]["warnings"][0], warning);
+}

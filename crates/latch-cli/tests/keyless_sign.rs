@@ -189,4 +189,78 @@ fn keyless_signatures_and_attestations_verify_by_identity() {
     let o = run(with(&["sign", &signed], &services), &ambient);
     assert!(text(&o).contains("answered 403"), "{}", text(&o));
     assert_eq!(fulcio.issued(), 2);
+
+    // The root kept current over TUF instead of given as a file: the test Sigstore's
+    // repository on loopback (its TUF root rotated once), the state kept in --tuf-cache.
+    let tuf = latch_testkit::tuf::TufServer::start(sigstore.trusted_root_json().as_bytes());
+    tuf.rotate_root(true);
+    let tuf_root = tmp.path().join("tuf-root.json");
+    std::fs::write(&tuf_root, tuf.initial_root()).unwrap();
+    let (tuf_url, tuf_root) = (tuf.url(), tuf_root.to_str().unwrap().to_owned());
+    let over_tuf = |cmd: &[&str], cache: &str| {
+        let mut a: Vec<String> = cmd.iter().map(|s| s.to_string()).collect();
+        let cache = tmp.path().join(cache);
+        a.extend(
+            [
+                "--certificate-identity",
+                &release.san(),
+                "--certificate-oidc-issuer",
+                GITHUB_ISSUER,
+                "--tuf-url",
+                &tuf_url,
+                "--tuf-root",
+                &tuf_root,
+                "--tuf-cache",
+                cache.to_str().unwrap(),
+            ]
+            .iter()
+            .map(|s| s.to_string()),
+        );
+        run(a, &[])
+    };
+    let stderr = |o: &Output| String::from_utf8_lossy(&o.stderr).into_owned();
+    let attestation = ["verify-attestation", signed.as_str(), "--type", review];
+    for cmd in [&["verify", signed.as_str()][..], &attestation] {
+        let o = over_tuf(cmd, "cache");
+        assert!(o.status.success(), "{cmd:?}: {}", text(&o));
+        assert!(!stderr(&o).contains("warning"), "{cmd:?}: {}", text(&o));
+    }
+    // The repository down: the root held still verifies, with a warning that says so.
+    tuf.refuse(Some(503));
+    for cmd in [&["verify", signed.as_str()][..], &attestation] {
+        let o = over_tuf(cmd, "cache");
+        assert!(o.status.success(), "{cmd:?}: {}", text(&o));
+        let err = stderr(&o);
+        assert!(
+            err.contains("latch: warning: the Sigstore trusted root was not refreshed")
+                && err.contains("TUF root version 2"),
+            "{err}"
+        );
+    }
+    // Never read (another cache): nothing that needs the root is trusted.
+    let o = over_tuf(&["verify", &signed], "never-read");
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        stderr(&o).contains("using the starting root"),
+        "{}",
+        text(&o)
+    );
+    // The public-good root built in does not know the test CA; a file and TUF conflict.
+    let o = latch(
+        &[
+            "verify",
+            &signed,
+            "--certificate-identity",
+            &release.san(),
+            "--certificate-oidc-issuer",
+            GITHUB_ISSUER,
+        ],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let o = by_identity(
+        &["verify", &signed, "--refresh-trusted-root"],
+        &release.san(),
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
 }

@@ -255,6 +255,7 @@ impl TrustBuilder {
                 b = b.rekor_key(k.clone());
             }
             if let Some(root) = log_root.as_ref() {
+                b = b.logs_from_root();
                 for log in root.log_keys() {
                     // A log key of an algorithm Latch does not verify cannot vouch for
                     // anything; the others still can.

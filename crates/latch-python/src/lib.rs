@@ -265,6 +265,33 @@ fn python_health_check(callable: Py<PyAny>) -> latch::flows::health::HealthCheck
 #[pyclass(frozen, module = "latch", name = "Updater")]
 struct PyUpdater {
     inner: latch::Updater,
+    /// What the call in progress warned of (the updater's `on_warning`): a failure's
+    /// exception carries it as `warnings`.
+    warned: Arc<Mutex<Vec<String>>>,
+}
+
+impl PyUpdater {
+    /// [`run`], with the warnings that came before a failure carried by its exception
+    /// (`LatchError.warnings`, a tuple): a report carries them on success.
+    fn run<T, F, Fut>(&self, py: Python<'_>, progress: Option<&PyProgress>, make: F) -> PyResult<T>
+    where
+        F: FnOnce() -> Fut + Send,
+        Fut: Future<Output = latch::Result<T>>,
+        T: Send,
+    {
+        let take = || std::mem::take(&mut *self.warned.lock().unwrap_or_else(|e| e.into_inner()));
+        take();
+        let result = run(py, progress, make);
+        let warned = take();
+        result.inspect_err(|e| {
+            if !warned.is_empty()
+                && let Ok(warnings) = pyo3::types::PyTuple::new(py, warned)
+            {
+                // An exception that takes no attribute keeps its message and kind.
+                let _ = e.value(py).setattr("warnings", warnings);
+            }
+        })
+    }
 }
 
 #[pymethods]
@@ -364,9 +391,16 @@ impl PyUpdater {
             let mut opts = ClientOptions::from_env();
             opts.insecure_registries
                 .extend(insecure_registries.unwrap_or_default());
+            let warned = Arc::new(Mutex::new(Vec::new()));
+            let into = warned.clone();
             let inner = latch::Updater::with_client_options(profile, opts)
-                .map_err(|e| errors::to_py(py, e))?;
-            Ok(PyUpdater { inner })
+                .map_err(|e| errors::to_py(py, e))?
+                .on_warning(move |w| {
+                    into.lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push(w.to_owned())
+                });
+            Ok(PyUpdater { inner, warned })
         })
     }
 
@@ -375,7 +409,7 @@ impl PyUpdater {
     #[pyo3(signature = (explicit=true))]
     fn check(&self, py: Python<'_>, explicit: bool) -> PyResult<CheckResult> {
         guard(py, || {
-            let r = run(py, None, || self.inner.check(explicit))?;
+            let r = self.run(py, None, || self.inner.check(explicit))?;
             Ok(CheckResult::new(&r))
         })
     }
@@ -400,7 +434,7 @@ impl PyUpdater {
                 now,
                 ..UpgradeOptions::default()
             };
-            let r = run(py, progress.as_ref(), || {
+            let r = self.run(py, progress.as_ref(), || {
                 self.inner.upgrade(&opts, as_progress(&progress))
             })?;
             Ok(UpgradeResult::new(&r))
@@ -411,7 +445,7 @@ impl PyUpdater {
     #[pyo3(signature = (deep=false))]
     fn verify_local(&self, py: Python<'_>, deep: bool) -> PyResult<VerifyResult> {
         guard(py, || {
-            let r = run(py, None, || self.inner.verify_local(deep))?;
+            let r = self.run(py, None, || self.inner.verify_local(deep))?;
             Ok(VerifyResult::new(&r))
         })
     }
@@ -419,7 +453,7 @@ impl PyUpdater {
     /// Fetches, verifies and stores the remote image's signatures without pulling it.
     fn store_signatures(&self, py: Python<'_>) -> PyResult<StoreResult> {
         guard(py, || {
-            let r = run(py, None, || self.inner.store_signatures())?;
+            let r = self.run(py, None, || self.inner.store_signatures())?;
             Ok(StoreResult::new(&r))
         })
     }
@@ -443,7 +477,7 @@ impl PyUpdater {
                 None => None,
             };
             let progress = progress_of(py, progress)?;
-            let r = run(py, progress.as_ref(), || {
+            let r = self.run(py, progress.as_ref(), || {
                 self.inner
                     .prepare_archive(platform.as_ref(), &path, force, as_progress(&progress))
             })?;
@@ -466,7 +500,7 @@ impl PyUpdater {
                 wait,
                 ..UpgradeOptions::default()
             };
-            let r = run(py, None, || self.inner.load_archive(&path, &opts))?;
+            let r = self.run(py, None, || self.inner.load_archive(&path, &opts))?;
             Ok(UpgradeResult::new(&r))
         })
     }
@@ -482,7 +516,7 @@ impl PyUpdater {
     ) -> PyResult<InstallResult> {
         guard(py, || {
             let progress = progress_of(py, progress)?;
-            let r = run(py, progress.as_ref(), || {
+            let r = self.run(py, progress.as_ref(), || {
                 self.inner.install(online, as_progress(&progress))
             })?;
             InstallResult::new(py, &r)
@@ -492,7 +526,7 @@ impl PyUpdater {
     /// What is installed and how Latch is set up.
     fn status(&self, py: Python<'_>) -> PyResult<StatusResult> {
         guard(py, || {
-            let r = run(py, None, || self.inner.status())?;
+            let r = self.run(py, None, || self.inner.status())?;
             Ok(StatusResult::new(&r))
         })
     }

@@ -12,6 +12,7 @@ import http.server
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -21,7 +22,7 @@ from pathlib import Path
 import pytest
 
 import latch
-from conftest import LAYER_BYTES, Key, World, latch_cli, peer_cosign
+from conftest import LAYER_BYTES, REPO_ROOT, Key, World, latch_cli, peer_cosign
 
 
 def still_installed(u: "latch.Updater", digest: str) -> None:
@@ -614,6 +615,44 @@ def test_embedded_demo_runs_offline(tmp_path: Path):
             os._exit(code)
     _, status = os.waitpid(pid, 0)
     assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, status
+
+
+def test_warnings_before_a_failure_ride_on_the_exception(world: World):
+    """A warning that comes before a failure (here the Sigstore root could not be
+    refreshed: nothing answers at its TUF repository's address) is carried by the
+    exception as ``warnings``, since a failure has no result to carry it."""
+    testdata = Path(os.environ.get("LATCH_TESTDATA", REPO_ROOT.parent / "shared" / "testdata"))
+    tuf_root = testdata / "sigstore-trust" / "prod" / "root.json"
+    if not tuf_root.exists():
+        pytest.skip(f"no shared test data at {testdata}")
+    world.push_image()  # unsigned
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    # A key profile that takes its logs from the Sigstore root (no pinned Rekor key).
+    profile = world.tmp / "tuf-profile.toml"
+    profile.write_text(
+        f"""name = "app"
+image = "{world.repository}:latest"
+data_dir = "{world.tmp / 'tuf-data'}"
+
+[trust]
+keys = ["{world.key.path}"]
+tlog = "required"
+tuf_url = "http://127.0.0.1:{port}"
+tuf_root = "{tuf_root}"
+"""
+    )
+    u = latch.Updater(profile=str(profile))
+    with pytest.raises(latch.NoSignaturesError) as e:
+        u.check()
+    warnings = e.value.warnings
+    assert isinstance(warnings, tuple) and len(warnings) == 1, warnings
+    assert "not refreshed" in warnings[0] and "starting root" in warnings[0], warnings
+    # Each call's own: an error from a call that warned of nothing carries none.
+    with pytest.raises(latch.NotInstalledError) as e:
+        world.updater().verify_local()
+    assert e.value.warnings == ()
 
 
 # --- an independent signer -----------------------------------------------------------

@@ -110,6 +110,7 @@ impl Policy {
             windows: Vec::new(),
             repository: None,
             clock_skew_secs: 0,
+            logs_from_root: false,
         }
     }
 
@@ -153,6 +154,7 @@ pub struct PolicyBuilder {
     windows: Vec<LogKeyWindow>,
     repository: Option<Reference>,
     clock_skew_secs: u32,
+    logs_from_root: bool,
 }
 
 impl PolicyBuilder {
@@ -197,6 +199,17 @@ impl PolicyBuilder {
         self
     }
 
+    /// The Rekor keys are a trusted root's logs (each added with
+    /// [`PolicyBuilder::rekor_key_within`]), and the root may list none: one kept current
+    /// over TUF that was never read yet. The policy then builds, and a required log
+    /// refuses every signature (no entry can be vouched for) until the root lists logs.
+    /// Without this, a log required or optional with no key is a mistake
+    /// ([`PolicyError::NoRekorKeys`]).
+    pub fn logs_from_root(mut self) -> PolicyBuilder {
+        self.logs_from_root = true;
+        self
+    }
+
     /// Requires every signature's `docker-reference` to name this repository (tag and
     /// digest ignored; `index.docker.io` equals `docker.io`).
     pub fn repository(mut self, repository: Reference) -> PolicyBuilder {
@@ -222,7 +235,7 @@ impl PolicyBuilder {
                 });
             }
         }
-        if self.tlog != TlogMode::Ignored && self.rekor_keys.is_empty() {
+        if self.tlog != TlogMode::Ignored && self.rekor_keys.is_empty() && !self.logs_from_root {
             return Err(PolicyError::NoRekorKeys { mode: self.tlog });
         }
         Ok(Policy {

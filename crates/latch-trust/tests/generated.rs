@@ -363,6 +363,23 @@ fn policies_must_be_coherent() {
             mode: TlogMode::Optional
         }
     );
+    // Logs from a trusted root that lists none yet (kept over TUF, never read): the
+    // policy builds, and a logged signature is refused, as is an unlogged one.
+    let none_yet = Policy::builder()
+        .key(a.public_key())
+        .logs_from_root()
+        .build()
+        .unwrap();
+    assert_eq!(
+        (none_yet.tlog(), none_yet.rekor_keys().len()),
+        (TlogMode::Required, 0)
+    );
+    let d = digest(3);
+    let signed = a.sign_image(REPO, &d);
+    let logged = TestLog::new().log(signed.clone(), a.pem().as_bytes(), 7, NOW - 10);
+    for sig in [signed, logged] {
+        rejects(&none_yet, &d, &ok(vec![sig]), NOW);
+    }
     let p = Policy::builder()
         .key(a.public_key())
         .rekor_key(TestLog::new().key())

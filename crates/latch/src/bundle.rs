@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use latch_sigstore::{
-    Artifact, BundleVerification, IdentityPolicy, SanMatcher, Signer, TlogRequirement,
+    Artifact, BundleVerification, IdentityPolicy, SanMatcher, Signer, TlogRequirement, TrustRoot,
 };
 
 use crate::error::{Error, Result};
@@ -92,14 +92,14 @@ pub fn load_key(path: &Path) -> Result<Signer> {
 
 /// Verifies the bundle file `bundle` over `artifact`: signature, certificate chain and
 /// SCT, Rekor inclusion proof and checkpoint (or RFC 3161 timestamps for Rekor v2), the
-/// artifact binding, and the signer.
+/// artifact binding, and the signer, under `root` (loaded by the caller: a
+/// [`RootChoice`], kept current over TUF or not).
 pub fn verify_bundle_file(
     bundle: &Path,
     artifact: &ArtifactInput,
     signer: &SignerSpec,
-    root: &RootChoice,
+    root: &TrustRoot,
 ) -> Result<BundleVerification> {
-    let root = root.load()?;
     let signer = signer.load()?;
     let bundle_bytes =
         latch_oci::layout::read_bounded(bundle, latch_sigstore::MAX_BUNDLE_BYTES as u64)
@@ -120,7 +120,7 @@ pub fn verify_bundle_file(
         }
     };
     Ok(latch_sigstore::verify_bundle(
-        &root,
+        root,
         &bundle_bytes,
         &location,
         artifact,

@@ -497,13 +497,7 @@ fn root_choice(t: &TrustSection, base: &Path) -> Result<RootChoice> {
             ));
         }
         (Some(url), Some(root)) => {
-            let path = in_file(base, root);
-            let bytes =
-                latch_oci::layout::read_bounded(&path, MAX_TUF_ROOT).map_err(Error::io(&path))?;
-            RootChoice::Tuf {
-                repository: latch_tuf::TufRepository::new(url, bytes, &path.display().to_string())?,
-                start: file.map(|f| Box::new(RootChoice::File(f))),
-            }
+            RootChoice::tuf_from_file(url, &in_file(base, root), file.map(RootChoice::File))?
         }
         (Some(_), None) | (None, Some(_)) => {
             return Err(Error::Profile(
@@ -517,9 +511,6 @@ fn root_choice(t: &TrustSection, base: &Path) -> Result<RootChoice> {
         },
     })
 }
-
-/// Bound on an initial TUF root file.
-const MAX_TUF_ROOT: u64 = 512 * 1024;
 
 /// `store:DIR` with DIR resolved by `resolve`; other runtimes (and `store:` without a
 /// directory, refused later) as they are.

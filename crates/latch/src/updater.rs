@@ -3,6 +3,7 @@
 //! [`crate::archive`], one file each; this file holds what they share: construction, the
 //! adapters, the lock, the floor.
 
+use std::fmt;
 use std::sync::{Arc, RwLock};
 
 use latch_decide::Trust;
@@ -25,6 +26,20 @@ pub struct Updater {
     pub(crate) client: Client,
     pub(crate) runtime: Runtime,
     pub(crate) store: Store,
+    on_warning: WarningSink,
+}
+
+/// What an application does with a warning (see [`Updater::on_warning`]).
+type WarningFn = dyn Fn(&str) + Send + Sync;
+
+/// Where each warning goes the moment it arises.
+#[derive(Clone, Default)]
+struct WarningSink(Option<Arc<WarningFn>>);
+
+impl fmt::Debug for WarningSink {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_some() { "Some(..)" } else { "None" })
+    }
 }
 
 impl Updater {
@@ -50,7 +65,27 @@ impl Updater {
             client,
             runtime,
             store,
+            on_warning: WarningSink::default(),
         })
+    }
+
+    /// Calls `f` with each warning the moment it arises: a Sigstore root that could not be
+    /// refreshed, an interrupted upgrade finished, a rollback forced, an image held, …
+    /// Reports still carry their warnings; this is for the ones that come before a
+    /// failure, which has no report: an application shows them beside the error (the
+    /// command line prints them on stderr at once, and adds them to its error document).
+    pub fn on_warning(mut self, f: impl Fn(&str) + Send + Sync + 'static) -> Updater {
+        self.on_warning = WarningSink(Some(Arc::new(f)));
+        self
+    }
+
+    /// `warning`, once told to [`Updater::on_warning`]'s callable: every warning a flow
+    /// makes goes through here, where it arises.
+    pub(crate) fn warned(&self, warning: String) -> String {
+        if let Some(f) = &self.on_warning.0 {
+            f(&warning);
+        }
+        warning
     }
 
     /// Replaces the runtime the profile names (for a runtime with options of its own,

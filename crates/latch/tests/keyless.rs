@@ -573,12 +573,32 @@ async fn the_identities_root_is_kept_current_over_tuf_and_verifies_offline() {
     tuf.refuse(Some(503));
     let offline = k.updater_rooted(&lines, &[&san(repo)], false, 1, "data");
     assert_eq!(offline.verify_local(true).await.unwrap().digest, v1);
-    // A profile that never read the repository has no root: the same image is refused.
-    let fresh = k.updater_rooted(&lines, &[&san(repo)], false, 1, "fresh");
+    // A profile that never read the repository has no root: the same image is refused,
+    // and the refresh that failed first is told the moment it fails (the refusal has no
+    // report to carry it).
+    let (said, sink) = collector();
+    let fresh = k
+        .updater_rooted(&lines, &[&san(repo)], false, 1, "fresh")
+        .on_warning(sink);
     assert!(matches!(
         fresh.check(true).await,
         Err(Error::NotVerified { .. })
     ));
+    let said = said.lock().unwrap();
+    assert!(
+        said.len() == 1 && said[0].contains("not refreshed") && said[0].contains("starting root"),
+        "{said:?}"
+    );
+}
+
+/// A warnings callable for [`latch::Updater::on_warning`], and what it was told.
+fn collector() -> (
+    std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    impl Fn(&str) + Send + Sync + 'static,
+) {
+    let said = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let into = said.clone();
+    (said, move |w: &str| into.lock().unwrap().push(w.to_owned()))
 }
 
 /// Without a root of its own, an identities profile keeps the public-good root current
@@ -656,14 +676,23 @@ async fn an_archive_carries_the_tuf_kept_root_it_was_verified_with() {
         tuf.url(),
         other_root.display().to_string()
     );
-    let stranger = k.updater_rooted(&other_lines, &[&san(repo)], false, 1, "stranger");
+    let (said, sink) = collector();
+    let stranger = k
+        .updater_rooted(&other_lines, &[&san(repo)], false, 1, "stranger")
+        .on_warning(sink);
     match stranger
         .load_archive(&archive, &UpgradeOptions::default())
         .await
     {
-        Err(Error::Archive(_) | Error::NotVerified { .. }) => {}
+        Err(Error::NotVerified { .. }) => {}
         other => panic!("expected a refusal, got {other:?}"),
     }
+    // Why the image is not verified: the carried root was refused, said before the error.
+    let said = said.lock().unwrap().clone();
+    assert!(
+        said.len() == 1 && said[0].contains("carried for") && said[0].contains("was refused"),
+        "{said:?}"
+    );
     assert!(
         stranger.status().await.unwrap().sigstore_roots[0]
             .held

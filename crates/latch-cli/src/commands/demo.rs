@@ -45,7 +45,7 @@ pub async fn run(_global: &GlobalArgs, args: Args) -> Result<ExitCode, AnyError>
         data_dir: Some(data_dir.clone()),
         ..Overrides::default()
     })?;
-    let updater = Updater::new(profile)?;
+    let updater = Updater::new(profile)?.on_warning(crate::output::warn);
     if !args.json {
         outln!("Latch demo (offline; data in {})", data_dir.display())?;
         outln!("  image:   {}", updater.profile().image)?;

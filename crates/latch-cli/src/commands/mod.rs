@@ -22,6 +22,7 @@ pub mod status;
 pub mod store_signatures;
 pub mod tags;
 pub mod trust_args;
+pub mod tuf_args;
 pub mod upgrade;
 mod verification_output;
 pub mod verify;

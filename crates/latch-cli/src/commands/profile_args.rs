@@ -192,6 +192,6 @@ impl ProfileArgs {
         let mut opts = latch::registry::ClientOptions::from_env();
         opts.insecure_registries
             .extend(global.insecure_registries.iter().cloned());
-        Ok(Updater::with_client_options(self.profile()?, opts)?)
+        Ok(Updater::with_client_options(self.profile()?, opts)?.on_warning(crate::output::warn))
     }
 }

@@ -61,7 +61,7 @@ pub async fn run(global: &GlobalArgs, args: Args) -> Result<ExitCode, AnyError> 
             *key = KeySource::Inline(String::from_utf8_lossy(public.pem()).into_owned());
         }
     }
-    let trust = spec.load()?;
+    let trust = args.trust.load(&spec).await?;
     let report = promote(&client, &image, &args.tag, &trust, now_unix()).await?;
     if args.json {
         print_json(&report)?;

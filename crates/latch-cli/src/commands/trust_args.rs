@@ -3,9 +3,11 @@
 
 use std::path::PathBuf;
 
+use latch::decide::Trust;
 use latch::trust::{RootChoice, TlogMode, TrustSpec};
 
 use super::profile_args::path_arg;
+use super::tuf_args::TufArgs;
 use crate::output::AnyError;
 
 /// Who must have signed, and whether Rekor must have logged it. Relative paths are
@@ -48,12 +50,32 @@ pub struct TrustArgs {
     /// The Sigstore trusted_root.json keyless signatures chain to, and whose logs vouch
     /// for key signatures when --tlog required (or optional) is given without --rekor-key,
     /// each log key only within its validity window (default: the public-good root built
-    /// in; nothing is fetched).
+    /// in; nothing is fetched unless --refresh-trusted-root or --tuf-url is given).
     #[arg(long, value_name = "FILE", value_parser = path_arg())]
     pub trusted_root: Option<PathBuf>,
+    /// Keeping that root current over TUF instead.
+    #[command(flatten)]
+    pub tuf: TufArgs,
 }
 
 impl TrustArgs {
+    /// The Sigstore root: --trusted-root, or the one kept current over TUF
+    /// (--refresh-trusted-root, --tuf-url), else the public-good root built in.
+    pub fn root(&self) -> Result<RootChoice, AnyError> {
+        self.tuf.root(
+            self.trusted_root
+                .clone()
+                .map(RootChoice::File)
+                .unwrap_or_default(),
+        )
+    }
+
+    /// Loads `spec`, after refreshing the TUF-kept roots it reads (when asked to).
+    pub async fn load(&self, spec: &TrustSpec) -> Result<Trust, AnyError> {
+        let cache = self.tuf.refresh(&spec.tuf_repositories()).await?;
+        Ok(spec.load_with(None, cache.as_ref())?)
+    }
+
     /// The trust these options describe, for `repository`.
     pub fn spec(&self, repository: Option<&str>) -> Result<TrustSpec, AnyError> {
         let mut identities = Vec::new();
@@ -90,11 +112,7 @@ impl TrustArgs {
                 .collect(),
             tlog: self.tlog,
             repository: repository.map(latch::oci::Reference::parse).transpose()?,
-            root: self
-                .trusted_root
-                .clone()
-                .map(RootChoice::File)
-                .unwrap_or_default(),
+            root: self.root()?,
             // `latch verify` checks signatures; provenance is `verify-attestation`'s.
             provenance: None,
         })

@@ -47,7 +47,10 @@ pub async fn run(global: &GlobalArgs, args: Args) -> Result<ExitCode, AnyError> 
     let client = super::client(global)?;
     let reference = super::reference(&args.reference)?;
     let repository = args.repository.clone().unwrap_or_else(|| reference.name());
-    let trust = args.trust.spec(Some(&repository))?.load()?;
+    let trust = args
+        .trust
+        .load(&args.trust.spec(Some(&repository))?)
+        .await?;
     let decided = decide_remote(&client, &reference, &trust, now_unix()).await?;
     report(&decided, &reference.to_string(), args.json)
 }

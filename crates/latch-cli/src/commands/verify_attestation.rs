@@ -7,7 +7,6 @@ use super::trust_args::TrustArgs;
 use crate::GlobalArgs;
 use crate::output::{AnyError, errln, outln, print_json};
 use latch::attestation::{decide_attestation, verify_attestation};
-use latch::bundle::RootChoice;
 use latch::sigstore::provenance::ProvenancePolicy;
 
 /// Verify that an image digest has SLSA provenance from the expected GitHub repository,
@@ -104,11 +103,7 @@ pub async fn run(global: &GlobalArgs, args: Args) -> Result<ExitCode, AnyError> 
         args.git_ref.as_deref(),
         args.builder_id.as_deref(),
     )?;
-    let root = match &args.trust.trusted_root {
-        Some(p) => RootChoice::File(p.clone()),
-        None => RootChoice::Production,
-    }
-    .load()?;
+    let root = args.trust.tuf.load_root(&args.trust.root()?).await?;
     let report = verify_attestation(&client, &reference, &policy, &root).await?;
     if args.json {
         print_json(&report)?;
@@ -133,7 +128,7 @@ async fn keyed(
     predicate_type: &str,
 ) -> Result<ExitCode, AnyError> {
     // Attestations name a digest, not a repository: no `docker-reference` to match.
-    let trust = args.trust.spec(None)?.load()?;
+    let trust = args.trust.load(&args.trust.spec(None)?).await?;
     let decision = decide_attestation(client, reference, &trust, predicate_type).await?;
     let v = &decision.verdict;
     if args.json {

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use latch::bundle::{ArtifactInput, RootChoice, SignerSpec, verify_bundle_file};
 use latch::sigstore::SignerInfo;
 
+use super::tuf_args::TufArgs;
 use crate::GlobalArgs;
 use crate::output::{AnyError, outln, print_json};
 
@@ -17,7 +18,8 @@ use crate::output::{AnyError, outln, print_json};
 /// present, that the log entries describe this bundle, that the artifact is the one
 /// signed (for DSSE: one of the statement's subjects), and who signed: the exact
 /// certificate identity and OIDC issuer, or the key. Nothing is fetched: the public-good
-/// root is built in. Exit 0 only if everything holds.
+/// root is built in (--refresh-trusted-root keeps it current over TUF instead). Exit 0
+/// only if everything holds.
 ///
 /// FILE_OR_DIGEST is `sha256:<hex>` for a digest, anything else a path. The arguments are
 /// exactly the sigstore-conformance client protocol's, so the suite can run `latch`.
@@ -58,6 +60,9 @@ pub struct Args {
     /// A trusted_root.json to use instead of the built-in public-good root.
     #[arg(long, value_name = "FILE")]
     pub trusted_root: Option<PathBuf>,
+    /// Keeping the root current over TUF instead.
+    #[command(flatten)]
+    pub tuf: TufArgs,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
@@ -91,6 +96,10 @@ pub async fn run(_global: &GlobalArgs, args: Args) -> Result<ExitCode, AnyError>
         (None, false) => RootChoice::Production,
     };
     let artifact = ArtifactInput::parse(&args.artifact)?;
+    if args.staging && args.tuf.wanted() {
+        return Err("--staging is the staging root built in; it is not kept current over TUF: drop --refresh-trusted-root or --tuf-url".into());
+    }
+    let root = args.tuf.load_root(&args.tuf.root(root)?).await?;
     let v = verify_bundle_file(&args.bundle, &artifact, &signer, &root)?;
     if args.json {
         print_json(&v)?;

@@ -43,7 +43,10 @@ pub struct Args {
 /// Runs the command.
 pub async fn run(_global: &GlobalArgs, args: Args) -> Result<ExitCode, AnyError> {
     let digest = Digest::parse(&args.digest)?;
-    let trust = args.trust.spec(args.repository.as_deref())?.load()?;
+    let trust = args
+        .trust
+        .load(&args.trust.spec(args.repository.as_deref())?)
+        .await?;
     let decided = decide_file(&args.file, &digest, &trust, now_unix())?;
     report(&decided, &args.file.display().to_string(), args.json)
 }

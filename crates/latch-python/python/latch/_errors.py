@@ -5,7 +5,8 @@ Every exception carries ``kind``, a stable kebab-case name of what failed (such 
 signatures were looked at and refused, the verdict as a dict (every signature and why it
 was refused, and the distinct trusted signers counted), else ``None``. A
 :class:`RollbackError` also carries ``reasons`` and a :class:`FreezeError` the figures
-of the freeze. The message is the whole chain of causes, in words.
+of the freeze. ``warnings`` is what the call warned of before it failed (a tuple of
+sentences, often empty). The message is the whole chain of causes, in words.
 
 The rule for an application: if ``Updater.verify_local()`` raises *any* ``LatchError``,
 do not use the image.
@@ -55,6 +56,10 @@ class LatchError(Exception):
     kind: str = "error"
     #: The verdict on every signature, when signatures were refused; else ``None``.
     verdict: typing.Optional[typing.Dict[str, typing.Any]] = None
+    #: What the call warned of before it failed, in words (a Sigstore trusted root that
+    #: could not be refreshed, or that an archive carried and was refused, often explains
+    #: a ``VerificationError``); a result carries its warnings instead.
+    warnings: typing.Tuple[str, ...] = ()
 
 
 class ConfigurationError(LatchError, ValueError):

@@ -73,7 +73,7 @@ impl Updater {
             .cloned()
             .unwrap_or_else(|| self.profile.platform.clone());
         let client = &self.client;
-        let warnings = self.refresh_sigstore_roots(now).await?;
+        let mut warnings = self.refresh_sigstore_roots(now).await?;
         self.follow_rotations(&image, now).await?;
         let top = client.get_manifest(&image).await?;
         // Prefer the platform manifest's own signatures (Dangerzone's CI signs with
@@ -103,7 +103,8 @@ impl Updater {
             }
         };
         let state = self.store.state()?;
-        self.check_rollback(&state, &decided.verdict, force, &mut Vec::new())?;
+        // A rollback forced (`--force`) is said in the report, as `upgrade` says it.
+        self.check_rollback(&state, &decided.verdict, force, &mut warnings)?;
 
         // Build the cosign-save layout in a staging directory beside the output.
         let parent = output

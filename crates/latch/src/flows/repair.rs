@@ -33,16 +33,16 @@ impl Updater {
         let mut done = Vec::new();
         if !tagged {
             self.runtime.tag(current, &self.profile.image).await?;
-            done.push(format!(
+            done.push(self.warned(format!(
                 "finished an interrupted upgrade: {} names the installed {digest} again",
                 self.profile.image
-            ));
+            )));
         }
         if others {
             let removed = self.runtime.remove_others(&repository, &digest).await?;
             self.runtime.gc().await?;
             if !removed.is_empty() {
-                done.push(format!(
+                done.push(self.warned(format!(
                     "finished an interrupted upgrade: removed {} image(s) left beside the installed one ({})",
                     removed.len(),
                     removed
@@ -50,7 +50,7 @@ impl Updater {
                         .map(|i| i.id.as_str())
                         .collect::<Vec<_>>()
                         .join(", ")
-                ));
+                )));
             }
         }
         Ok(done)

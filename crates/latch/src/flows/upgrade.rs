@@ -122,14 +122,14 @@ impl Updater {
 
     /// The rollback ratchets over `remote` against what `state` accepted: refused, or
     /// (with `force`) a loud warning pushed to `warnings`. Returns the evidence, to move
-    /// the ratchets forward once installed.
+    /// the ratchets forward once installed, and whether `force` let an older image in.
     pub(crate) fn check_rollback(
         &self,
         state: &State,
         verdict: &Verdict,
         force: bool,
         warnings: &mut Vec<String>,
-    ) -> Result<Evidence> {
+    ) -> Result<(Evidence, bool)> {
         let version_key = self.profile.version_annotation.as_deref();
         let evidence = Evidence::of(verdict, version_key);
         // The image already accepted (by its index or its platform manifest) cannot be
@@ -146,20 +146,20 @@ impl Updater {
         };
         let reasons = ratchet::check_rollback(accepted, &evidence, reinstall);
         if reasons.is_empty() {
-            return Ok(evidence);
+            return Ok((evidence, false));
         }
         if !force {
             return Err(Error::Rollback { reasons });
         }
-        warnings.push(format!(
+        warnings.push(self.warned(format!(
             "ROLLBACK FORCED: accepting an image that may be older than the one accepted: {}",
             reasons
                 .iter()
                 .map(|r| r.to_string())
                 .collect::<Vec<_>>()
                 .join("; ")
-        ));
-        Ok(evidence)
+        )));
+        Ok((evidence, true))
     }
 
     /// The freeze ratchet: the newest signing time `newest` (of what the registry serves,
@@ -198,11 +198,11 @@ impl Updater {
         let mut warnings = remote.warnings.clone();
         let refused = verdict.refused().count();
         if refused > 0 {
-            warnings.push(format!(
+            warnings.push(self.warned(format!(
                 "{refused} signature(s) were refused and skipped (see the verdict)"
-            ));
+            )));
         }
-        let evidence = self.check_rollback(&state, verdict, opts.force, &mut warnings)?;
+        let (evidence, forced) = self.check_rollback(&state, verdict, opts.force, &mut warnings)?;
         if freeze_check {
             self.check_freeze(verdict.newest_signed_time(), now, false)?;
         }
@@ -217,7 +217,7 @@ impl Updater {
             platform_digest: remote.platform_digest.clone(),
             previous: previous.clone(),
             log_index: verdict.max_log_index,
-            forced: opts.force && warnings.iter().any(|w| w.starts_with("ROLLBACK")),
+            forced,
             warnings,
             removed: Vec::new(),
             verdict: verdict.clone(),
@@ -231,10 +231,10 @@ impl Updater {
             && !opts.retry_failed
         {
             report.status = "failed-before";
-            report.warnings.push(format!(
+            report.warnings.push(self.warned(format!(
                 "{digest} failed its health check before ({}); not tried again until a newer image is signed (retry with --retry-failed)",
                 f.reason
-            ));
+            )));
             return Ok(report);
         }
         if !opts.now {
@@ -247,7 +247,9 @@ impl Updater {
             if hold.held {
                 report.status = "held";
                 report.held_until = hold.until;
-                report.warnings.extend(hold.reasons);
+                report
+                    .warnings
+                    .extend(hold.reasons.into_iter().map(|r| self.warned(r)));
                 return Ok(report);
             }
         }

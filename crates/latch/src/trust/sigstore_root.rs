@@ -63,6 +63,44 @@ impl SigstoreRoot {
     }
 }
 
+/// Refreshes each of `repos` in `cache` at `now` (Unix seconds). A repository that
+/// cannot be read, or serves what TUF refuses, leaves the root held in force: one warning
+/// each, saying why and which root stays. Returns whether a root held changed, and the
+/// warnings. The updater's flows and the verifying commands alike refresh through here.
+pub async fn keep_current(
+    cache: &TufCache,
+    repos: &[&TufRepository],
+    now: i64,
+) -> (bool, Vec<String>) {
+    let mut warnings = Vec::new();
+    let mut changed = false;
+    for repo in repos {
+        let before = cache.held(repo).ok().flatten().map(|v| v.info);
+        match cache.refresh(repo, now).await {
+            Ok(v) => {
+                let same = before
+                    .as_ref()
+                    .is_some_and(|b| b.trusted_root_sha256 == v.info.trusted_root_sha256);
+                changed |= !same;
+            }
+            Err(e) => {
+                let using = match &before {
+                    Some(info) => format!(
+                        "the one verified at {} (TUF root version {})",
+                        latch_oci::time::rfc3339(info.verified_at),
+                        info.root_version
+                    ),
+                    None => "the starting root".to_owned(),
+                };
+                warnings.push(format!(
+                    "the Sigstore trusted root was not refreshed ({e}); using {using}"
+                ));
+            }
+        }
+    }
+    (changed, warnings)
+}
+
 impl Updater {
     /// Where TUF-kept roots are kept (the data directory's `latch/sigstore-tuf`).
     pub(crate) fn tuf_cache(&self) -> TufCache {
@@ -91,36 +129,11 @@ impl Updater {
             return Ok(Vec::new());
         }
         let cache = self.tuf_cache();
-        let mut warnings = Vec::new();
-        let mut changed = false;
-        for repo in repos {
-            let before = cache.held(repo).ok().flatten().map(|v| v.info);
-            match cache.refresh(repo, now).await {
-                Ok(v) => {
-                    let same = before
-                        .as_ref()
-                        .is_some_and(|b| b.trusted_root_sha256 == v.info.trusted_root_sha256);
-                    changed |= !same;
-                }
-                Err(e) => {
-                    let using = match &before {
-                        Some(info) => format!(
-                            "the one verified at {} (TUF root version {})",
-                            latch_oci::time::rfc3339(info.verified_at),
-                            info.root_version
-                        ),
-                        None => "the starting root".to_owned(),
-                    };
-                    warnings.push(format!(
-                        "the Sigstore trusted root was not refreshed ({e}); using {using}"
-                    ));
-                }
-            }
-        }
+        let (changed, warnings) = keep_current(&cache, &repos, now).await;
         if changed {
             self.rebuild_trust(&cache)?;
         }
-        Ok(warnings)
+        Ok(warnings.into_iter().map(|w| self.warned(w)).collect())
     }
 
     /// Writes the TUF state held for each repository the trust reads into `layout` (an
@@ -165,9 +178,9 @@ impl Updater {
         let carried = match tuf_artifact::read_all(layout, entries) {
             Ok(c) => c,
             Err(e) => {
-                return Ok(vec![format!(
+                return Ok(vec![self.warned(format!(
                     "the Sigstore trusted root carried is not used: {e}"
-                )]);
+                ))]);
             }
         };
         let cache = self.tuf_cache();
@@ -179,10 +192,10 @@ impl Updater {
             };
             match cache.adopt(repo, &c.files_after(repo.initial_version()), c.verified_at) {
                 Ok(adopted) => changed |= adopted.is_some(),
-                Err(e) => warnings.push(format!(
+                Err(e) => warnings.push(self.warned(format!(
                     "the Sigstore trusted root carried for {} was refused ({e}); the one held stays in force",
                     c.url
-                )),
+                ))),
             }
         }
         if changed {

@@ -15,6 +15,8 @@ use crate::error::{Error, Result};
 const MAX_KEY_FILE: u64 = 64 * 1024;
 /// Bound on a trusted root file.
 const MAX_ROOT_FILE: u64 = 16 * 1024 * 1024;
+/// Bound on an initial TUF root file.
+const MAX_TUF_ROOT: u64 = 512 * 1024;
 
 /// Where a trusted key comes from: a file, or PEM text (a profile may inline it).
 ///
@@ -83,6 +85,27 @@ impl RootChoice {
             repository: latch_tuf::TufRepository::public_good(),
             start: Some(Box::new(RootChoice::Production)),
         }
+    }
+
+    /// The root kept current over the TUF repository at `url`, whose initial TUF root
+    /// (the `1.root.json` shipped out of band) is the file `initial_root`, read bounded;
+    /// `start` is used until the repository is first read (`None`: nothing is trusted
+    /// until then).
+    pub fn tuf_from_file(
+        url: &str,
+        initial_root: &std::path::Path,
+        start: Option<RootChoice>,
+    ) -> Result<RootChoice> {
+        let bytes = latch_oci::layout::read_bounded(initial_root, MAX_TUF_ROOT)
+            .map_err(Error::io(initial_root))?;
+        Ok(RootChoice::Tuf {
+            repository: latch_tuf::TufRepository::new(
+                url,
+                bytes,
+                &initial_root.display().to_string(),
+            )?,
+            start: start.map(Box::new),
+        })
     }
 
     /// The TUF repository the root is kept current from, if it is.
