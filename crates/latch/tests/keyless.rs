@@ -573,6 +573,27 @@ async fn the_identities_root_is_kept_current_over_tuf_and_verifies_offline() {
     tuf.refuse(Some(503));
     let offline = k.updater_rooted(&lines, &[&san(repo)], false, 1, "data");
     assert_eq!(offline.verify_local(true).await.unwrap().digest, v1);
+    // `install` online with the repository down: a newer image is installed under the
+    // root held; the roots are refreshed once, so the warning is told once and the
+    // upgrade's report carries it.
+    let v2 = k.w.push_image(2, "latest");
+    k.sign_keyless(&v2, repo, 200).await;
+    let (said, sink) = collector();
+    let installer = k
+        .updater_rooted(&lines, &[&san(repo)], false, 1, "data")
+        .on_warning(sink);
+    let i = installer.install(true, &NoProgress).await.unwrap();
+    assert_eq!(i.choice, "remote", "{i:?}");
+    let r = i.report.unwrap();
+    assert_eq!((r.status, &r.digest), ("upgraded", &v2), "{r:?}");
+    let said = said.lock().unwrap().clone();
+    assert!(
+        said.len() == 1
+            && said[0].contains("not refreshed")
+            && said[0].contains("TUF root version 3"),
+        "{said:?}"
+    );
+    assert_eq!(r.warnings, said, "{r:?}");
     // A profile that never read the repository has no root: the same image is refused,
     // and the refresh that failed first is told the moment it fails (the refusal has no
     // report to carry it).

@@ -56,11 +56,13 @@ impl Updater {
         };
         // A layout mirror is local: it is looked at even offline.
         let local_source = matches!(self.profile.source, Source::Layout(_));
+        // The roots are refreshed once: the upgrade chosen below uses them as they are,
+        // and its report carries this refresh's warnings.
+        let mut refreshed = None;
         let (remote, remote_skipped) = if !online && !local_source {
             (None, Some("offline".to_owned()))
         } else {
-            // Its warnings are the upgrade's to report (it refreshes again).
-            self.refresh_sigstore_roots(now).await?;
+            refreshed = Some(self.refresh_sigstore_roots(now).await?);
             match self.fetch_remote(now).await {
                 Ok(r) => (Some(r.decided.verdict.max_log_index.unwrap_or(0)), None),
                 Err(e) => (None, Some(e.to_string())),
@@ -84,7 +86,10 @@ impl Updater {
             }
         } else if r > floor {
             report.choice = "remote";
-            report.report = Some(self.upgrade(&UpgradeOptions::default(), progress).await?);
+            report.report = Some(
+                self.upgrade_refreshed(&UpgradeOptions::default(), progress, refreshed)
+                    .await?,
+            );
         }
         Ok(report)
     }

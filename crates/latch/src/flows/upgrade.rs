@@ -107,11 +107,25 @@ impl Updater {
         opts: &UpgradeOptions,
         progress: &dyn Progress,
     ) -> Result<UpgradeReport> {
+        self.upgrade_refreshed(opts, progress, None).await
+    }
+
+    /// [`Updater::upgrade`], with the Sigstore roots already refreshed by the caller
+    /// (`refreshed`: that refresh's warnings, for the report) or refreshed here (`None`).
+    pub(crate) async fn upgrade_refreshed(
+        &self,
+        opts: &UpgradeOptions,
+        progress: &dyn Progress,
+        refreshed: Option<Vec<String>>,
+    ) -> Result<UpgradeReport> {
         let _lock = self.lock(opts.wait).await?;
         let now = now_unix();
         let state = self.store.state()?;
         let mut repaired = self.finish_interrupted(&state).await?;
-        repaired.extend(self.refresh_sigstore_roots(now).await?);
+        repaired.extend(match refreshed {
+            Some(warnings) => warnings,
+            None => self.refresh_sigstore_roots(now).await?,
+        });
         let remote = self.fetch_remote(now).await?;
         let mut report = self
             .install_remote(state, remote, now, opts, progress, true)
